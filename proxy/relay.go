@@ -2,8 +2,8 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"encoding/binary"
+	"errors"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 )

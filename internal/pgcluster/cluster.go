@@ -157,27 +157,6 @@ func (c *Cluster) Stop() error {
 	return nil
 }
 
-// Restart stops the server immediately (no checkpoint, like a crash) and
-// starts it again on the same port.
-func (c *Cluster) Restart(ctx context.Context) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.stopped || c.pm == nil {
-		return ErrStopped
-	}
-	err := c.pm.shutdown(immediateShutdown)
-	c.pm = nil
-	if err != nil {
-		return fmt.Errorf("restart: %w", err)
-	}
-	ctx, cancel := withDefaultTimeout(ctx)
-	defer cancel()
-	if err := c.run(ctx); err != nil {
-		return fmt.Errorf("restart: %w", err)
-	}
-	return nil
-}
-
 func withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
 		return ctx, func() {}

@@ -65,15 +65,18 @@ func (c *Cluster) run(ctx context.Context) error {
 	return nil
 }
 
-// waitReady polls a TCP connection until the server answers, the process
-// exits or ctx ends.
+// waitReady polls until postmaster.pid says ready and a TCP connection is
+// answered, the process exits or ctx ends.
 func (c *Cluster) waitReady(ctx context.Context, pm *postmaster) error {
 	tick := time.NewTicker(readyPoll)
 	defer tick.Stop()
 	for {
-		err := ping(ctx, c.DSN("postgres"))
-		if answered(err) {
-			return nil
+		err := errors.New("postmaster.pid does not say ready")
+		if pidFileReady(c.dataDir, pm.pid()) {
+			err = ping(ctx, c.DSN("postgres"))
+			if answered(err) {
+				return nil
+			}
 		}
 		select {
 		case <-pm.done:

@@ -1,7 +1,6 @@
 package pgcluster
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -41,17 +40,41 @@ func clearStalePID(ctx context.Context, dataDir string, logf func(string, ...any
 
 // readPIDFile returns the pid on the first line of postmaster.pid.
 func readPIDFile(path string) (int, error) {
-	f, err := os.Open(path)
+	lines, err := pidFileLines(path)
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
-	line, _ := bufio.NewReader(f).ReadString('\n')
-	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	pid, err := strconv.Atoi(lines[0])
 	if err != nil || pid <= 0 {
 		return 0, fmt.Errorf("bad pid file %s", path)
 	}
 	return pid, nil
+}
+
+// pidFileReady reports whether postmaster.pid says that postmaster pid has
+// finished starting up. Only a postmaster that bound its port gets there,
+// so a connection that succeeds afterwards is to this server and not to
+// another one on the same port.
+func pidFileReady(dataDir string, pid int) bool {
+	lines, err := pidFileLines(filepath.Join(dataDir, "postmaster.pid"))
+	return err == nil && len(lines) > pidFileStatusLine &&
+		lines[0] == strconv.Itoa(pid) && lines[pidFileStatusLine] == "ready"
+}
+
+// pidFileStatusLine is the 0-based line of postmaster.pid holding the
+// postmaster status (PostgreSQL 10 and later).
+const pidFileStatusLine = 7
+
+func pidFileLines(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.Split(string(data), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	return lines, nil
 }
 
 // awaitExit polls until pid is no postmaster for dataDir or staleWait

@@ -35,7 +35,9 @@ var (
 func Main(m *testing.M) int {
 	if err := setup(); err != nil {
 		fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
-		fmt.Fprintf(os.Stderr, "pgtest: tests need PostgreSQL: install the server binaries (initdb, postgres) or set %s\n", EnvDSN)
+		if os.Getenv(EnvDSN) == "" {
+			fmt.Fprintf(os.Stderr, "pgtest: tests need PostgreSQL: install the server binaries (initdb, postgres) or set %s\n", EnvDSN)
+		}
 		return 1
 	}
 	code := m.Run()
@@ -55,7 +57,7 @@ func setup() error {
 	defer cancel()
 	if dsn := os.Getenv(EnvDSN); dsn != "" {
 		if err := ping(ctx, dsn); err != nil {
-			return fmt.Errorf("%s: %w", EnvDSN, err)
+			return fmt.Errorf("cannot reach the server named by %s: %w", EnvDSN, err)
 		}
 		adminDSN = dsn
 		return nil

@@ -214,7 +214,11 @@ func (e *proxyEnv) stop() error {
 func (e *proxyEnv) run(ctx context.Context, opts ProxyOptions) (samples, error) {
 	for t := range numTargets {
 		fmt.Fprintf(opts.Log, "bench: warm-up %s\n", targetNames[t])
-		if _, err := pgbenchSelect(ctx, e.pgbench, e.ports[t], benchDB, "simple", targetClients, warmup); err != nil {
+		_, err := pgbenchSelect(ctx, e.pgbench, e.ports[t], benchDB, "simple", targetClients, warmup)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("interrupted: %w", ctx.Err())
+		}
+		if err != nil {
 			return nil, fmt.Errorf("warm-up %s: %w", targetNames[t], err)
 		}
 	}
@@ -224,6 +228,9 @@ func (e *proxyEnv) run(ctx context.Context, opts ProxyOptions) (samples, error) 
 			for k := range numTargets {
 				t := (round + i + k) % numTargets
 				r, err := pgbenchSelect(ctx, e.pgbench, e.ports[t], benchDB, c.mode, c.clients, opts.Duration)
+				if ctx.Err() != nil {
+					return nil, fmt.Errorf("interrupted: %w", ctx.Err())
+				}
 				if err != nil {
 					return nil, fmt.Errorf("%s %d clients via %s: %w", c.mode, c.clients, targetNames[t], err)
 				}

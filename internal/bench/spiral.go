@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"debug/buildinfo"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -40,9 +41,12 @@ func spiralBinary(ctx context.Context, explicit, tmp string, log io.Writer) (bin
 // moduleRoot is the directory of the main module's go.mod.
 func moduleRoot(ctx context.Context) (string, error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("find the spiral module: go env GOMOD: %w", err)
+	}
 	gomod := strings.TrimSpace(string(out))
-	if err != nil || gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("find the spiral module (run from the checkout or pass --spiral-bin): %v", err)
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("not inside the spiral module: run from the checkout or pass --spiral-bin")
 	}
 	return filepath.Dir(gomod), nil
 }

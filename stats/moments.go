@@ -39,7 +39,9 @@ func (m *Moments) Add(x float64) {
 	m.M4 += term1*dn2*(n*n-3*n+3) + 6*dn2*m.M2 - 4*dn*m.M3
 	m.M3 += term1*dn*(n-2) - 3*dn*m.M2
 	m.M2 += term1
-	*m = m.canon() // overflow of finite inputs can make Inf−Inf
+	if math.IsNaN(m.M2 + m.M3 + m.M4) { // overflow can make Inf − Inf
+		*m = m.canon()
+	}
 }
 
 // addNonFinite handles an input or a state that is not finite: M1 takes the

@@ -91,13 +91,13 @@ func Proxy(ctx context.Context, w io.Writer, opts ProxyOptions) (err error) {
 
 // proxyEnv is everything the proxy benchmark starts.
 type proxyEnv struct {
-	pgbench   string
-	cluster   *pgcluster.Cluster
-	bouncer   *daemon
-	spiral    *daemon
-	ports     [numTargets]int
-	versions  runInfo
-	bouncerTD string
+	pgbench    string
+	cluster    *pgcluster.Cluster
+	bouncer    *daemon
+	spiral     *daemon
+	ports      [numTargets]int
+	versions   runInfo
+	bouncerDir string // PgBouncer's own temporary directory
 }
 
 // startProxyEnv finds the tools, starts PostgreSQL, fills it, and starts
@@ -167,11 +167,11 @@ func (e *proxyEnv) startPgBouncer(ctx context.Context, bin string, as *account, 
 		return err
 	}
 	// Its own directory: the account PgBouncer runs as must own it.
-	if e.bouncerTD, err = os.MkdirTemp("", "spiral-bench-pgbouncer-"); err != nil {
+	if e.bouncerDir, err = os.MkdirTemp("", "spiral-bench-pgbouncer-"); err != nil {
 		return err
 	}
 	fmt.Fprintln(log, "bench: starting", e.versions.pgbouncer)
-	if e.bouncer, err = startPgBouncer(ctx, bin, e.bouncerTD, as, e.cluster.Port(), benchDB); err != nil {
+	if e.bouncer, err = startPgBouncer(ctx, bin, e.bouncerDir, as, e.cluster.Port(), benchDB); err != nil {
 		return err
 	}
 	e.ports[viaPgBouncer] = e.bouncer.port
@@ -198,8 +198,8 @@ func (e *proxyEnv) stop() error {
 	if e.bouncer != nil {
 		errs = append(errs, e.bouncer.stop(syscall.SIGTERM))
 	}
-	if e.bouncerTD != "" {
-		errs = append(errs, os.RemoveAll(e.bouncerTD))
+	if e.bouncerDir != "" {
+		errs = append(errs, os.RemoveAll(e.bouncerDir))
 	}
 	if e.cluster != nil {
 		errs = append(errs, e.cluster.Stop())
@@ -219,7 +219,7 @@ func (e *proxyEnv) run(ctx context.Context, opts ProxyOptions) (samples, error) 
 			return nil, fmt.Errorf("interrupted: %w", ctx.Err())
 		}
 		if err != nil {
-			return nil, fmt.Errorf("warm-up %s: %w", targetNames[t], err)
+			return nil, fmt.Errorf("warm-up %s: %w%s", targetNames[t], err, e.logOf(t))
 		}
 	}
 	s := samples{}
@@ -232,7 +232,7 @@ func (e *proxyEnv) run(ctx context.Context, opts ProxyOptions) (samples, error) 
 					return nil, fmt.Errorf("interrupted: %w", ctx.Err())
 				}
 				if err != nil {
-					return nil, fmt.Errorf("%s %d clients via %s: %w", c.mode, c.clients, targetNames[t], err)
+					return nil, fmt.Errorf("%s %d clients via %s: %w%s", c.mode, c.clients, targetNames[t], err, e.logOf(t))
 				}
 				fmt.Fprintf(opts.Log, "bench: round %d/%d %-8s %d clients %-9s %8.0f tps %.3f ms\n",
 					round+1, opts.Rounds, c.mode, c.clients, targetNames[t], r.tps, r.latencyMS)
@@ -241,6 +241,20 @@ func (e *proxyEnv) run(ctx context.Context, opts ProxyOptions) (samples, error) 
 		}
 	}
 	return s, nil
+}
+
+// logOf is the tail of a proxy's log, for an error that went through it.
+func (e *proxyEnv) logOf(target int) string {
+	var d *daemon
+	switch target {
+	case viaPgBouncer:
+		d = e.bouncer
+	case viaSpiral:
+		d = e.spiral
+	default:
+		return ""
+	}
+	return fmt.Sprintf("\n%s log:\n%s", d.name, logTail(d.logPath, 20))
 }
 
 // info is the table header's description of the run.

@@ -72,7 +72,10 @@ func (s *session) authRequest(f frame) error {
 	if f.total() > s.upR.Size() || f.bodyLen < 4 {
 		return newClientError(codeProtocolViolation, "malformed authentication request from upstream")
 	}
-	msg, _ := s.upR.Peek(f.total())
+	msg, err := s.upR.Peek(f.total())
+	if err != nil {
+		return upstreamLost(unexpectedEOF(err))
+	}
 	code := binary.BigEndian.Uint32(msg[headerLen:])
 	switch code {
 	case authOK, authSASLFinal:

@@ -25,20 +25,19 @@ const (
 // after an SSLRequest stay in the socket and are read (and rejected) by the
 // TLS handshake, never interpreted as plaintext protocol.
 func readStartupPacket(r io.Reader) (code uint32, body []byte, err error) {
-	var hdr [8]byte
+	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return 0, nil, err
 	}
-	n := int(int32(binary.BigEndian.Uint32(hdr[:4])))
+	n := int(int32(binary.BigEndian.Uint32(hdr[:])))
 	if n < 8 || n > maxStartupPacket {
 		return 0, nil, newClientError(codeProtocolViolation, "invalid length of startup packet: %d", n)
 	}
 	body = make([]byte, n-4)
-	copy(body, hdr[4:])
-	if _, err := io.ReadFull(r, body[4:]); err != nil {
+	if _, err := io.ReadFull(r, body); err != nil {
 		return 0, nil, unexpectedEOF(err)
 	}
-	return binary.BigEndian.Uint32(hdr[4:]), body, nil
+	return binary.BigEndian.Uint32(body), body, nil
 }
 
 // startupResult is what the client asked for in its startup phase.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,7 +33,13 @@ var (
 // It starts one cluster (Fast) unless SPIRAL_TEST_DSN is set, runs the
 // tests, prints the server log tail to stderr when they fail and stops the
 // cluster.
+//
+// Fuzz worker processes (go test -fuzz starts several) run fuzz targets
+// only, which never need a server, so they start none.
 func Main(m *testing.M) int {
+	if isFuzzWorker() {
+		return m.Run()
+	}
 	if err := setup(); err != nil {
 		fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
 		if os.Getenv(EnvDSN) == "" {
@@ -50,6 +57,16 @@ func Main(m *testing.M) int {
 		code = max(code, 1)
 	}
 	return code
+}
+
+// isFuzzWorker reports whether this process is a worker of go test -fuzz.
+func isFuzzWorker() bool {
+	for _, a := range os.Args[1:] {
+		if strings.HasPrefix(a, "-test.fuzzworker") {
+			return true
+		}
+	}
+	return false
 }
 
 func setup() error {

@@ -43,7 +43,9 @@ type bin struct {
 
 // appendBins writes a store's non-empty bins in increasing index order.
 func appendBins(b []byte, st store.Store) ([]byte, error) {
-	var bins []bin
+	n := 0
+	st.ForEach(func(int, float64) bool { n++; return false })
+	bins := make([]bin, 0, n)
 	st.ForEach(func(index int, count float64) bool {
 		bins = append(bins, bin{index, count})
 		return false

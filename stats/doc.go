@@ -4,8 +4,10 @@
 // provides add, merge, the finishers, and encodings that round-trip exactly.
 //
 // It must not do I/O, log, or keep global state; it returns errors. Decoders
-// accept untrusted bytes: they return errors, never panic, and never
-// allocate more than a small multiple of their input.
+// accept untrusted bytes: they return errors, never panic, and allocate at
+// most a small multiple of their input plus a fixed bound (a forged DDSketch
+// with bins at both ends of the index range costs about 120 KB at 1%
+// accuracy, 1.1 MB at the finest accuracy of 0.1%).
 //
 // # Moments
 //
@@ -80,8 +82,9 @@
 //
 // Two deliberate differences from PostgreSQL remain. Where finite inputs make
 // PostgreSQL's Σx or Sxx overflow it raises "value out of range: overflow";
-// Moments keeps the mean finite and lets m2..m4 become +Inf (m3 and m4 overflow
-// first, for |x − mean| beyond about 1e77). And every NaN is stored as the
+// Moments keeps the mean finite and lets the central sums overflow to ±Inf
+// (or NaN where an overflowed term meets a zero); m4 overflows first, for
+// |x − mean| beyond about 1e77. And every NaN is stored as the
 // one canonical NaN, so the encodings below round-trip bit for bit.
 //
 // Accuracy: m1 is stored as a float64, so a state cannot know the mean better
@@ -119,6 +122,13 @@
 // SQL layer must answer such groups from the raw table. Quantile(q) takes q in
 // [0, 1] (anything else is ErrQuantile) and returns ErrEmpty for an empty
 // sketch, which the SQL layer maps to NULL as percentile_cont does for no rows.
+//
+// DDSketch's accuracy is relative to |x|: on values with a large common
+// offset, such as epoch timestamps, 1% is months, and the t-digest (whose
+// means are exact float64) is the sketch to use. go-tdigest keeps up to
+// 20·compression centroids before it compresses, so a default t-digest holds
+// about 1,000-1,400 centroids (9-12 KB encoded) once it has seen 100k values,
+// and rank errors stay near 1e-4; a DDSketch at 1% is 1-2 KB.
 //
 // Both quantile estimates follow percentile_cont: with r = q·(n−1), they
 // interpolate between the values at ranks ⌊r⌋ and ⌈r⌉. For DDSketch each of

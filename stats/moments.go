@@ -33,14 +33,17 @@ func (m *Moments) Add(x float64) {
 	n := float64(m.N)
 	delta := x - m.M1
 	dn := delta / n
+	if math.IsInf(delta, 0) { // x and the mean are near ±MaxFloat64
+		dn = x/n - m.M1/n
+	}
 	dn2 := dn * dn
 	term1 := delta * dn * n1
 	m.M1 += dn
 	m.M4 += term1*dn2*(n*n-3*n+3) + 6*dn2*m.M2 - 4*dn*m.M3
 	m.M3 += term1*dn*(n-2) - 3*dn*m.M2
 	m.M2 += term1
-	if math.IsNaN(m.M2 + m.M3 + m.M4) { // overflow can make Inf − Inf
-		*m = m.canon()
+	if math.IsNaN(m.M2+m.M3+m.M4) || math.IsInf(m.M1, 0) {
+		*m = m.settle() // overflow: Inf − Inf, or a mean rounded past MaxFloat64
 	}
 }
 
@@ -82,12 +85,15 @@ func mergePair(a, b Moments) Moments {
 	nab := na * nb
 	r := Moments{N: a.N + b.N}
 	r.M1 = a.M1 + d*(nb/n)
+	if math.IsInf(d, 0) { // the means are near ±MaxFloat64
+		r.M1 = a.M1*(na/n) + b.M1*(nb/n)
+	}
 	r.M2 = a.M2 + b.M2 + d2*nab/n
 	r.M3 = a.M3 + b.M3 + d*d2*nab*(na-nb)/(n*n) +
 		3*d*(na*b.M2-nb*a.M2)/n
 	r.M4 = a.M4 + b.M4 + d2*d2*nab*(na*na-nab+nb*nb)/(n*n*n) +
 		6*d2*(na*na*b.M2+nb*nb*a.M2)/(n*n) + 4*d*(na*b.M3-nb*a.M3)/n
-	return r.canon()
+	return r.settle()
 }
 
 // mergeNonFinite is the merge of parts at least one of which has a
@@ -147,7 +153,7 @@ func MergeAll(parts []Moments) Moments {
 		r.M3 += p.M3 + 3*d*p.M2 + ni*d*d2
 		r.M4 += p.M4 + 4*d*p.M3 + 6*d2*p.M2 + ni*d2*d2
 	}
-	return r.canon()
+	return r.settle()
 }
 
 // grandMean is p + Σ nᵢ(m1ᵢ − p)/N with p the first non-empty part's mean,
@@ -166,7 +172,23 @@ func grandMean(parts []Moments, n int64) float64 {
 			s += float64(q.N) * (q.M1 - p)
 		}
 	}
-	return p + s/float64(n)
+	if mean := p + s/float64(n); isFinite(mean) {
+		return mean
+	}
+	var mean float64 // the deviations overflowed: means near ±MaxFloat64
+	for _, q := range parts {
+		mean += q.M1 * (float64(q.N) / float64(n))
+	}
+	return mean
+}
+
+// settle restores the invariants after arithmetic that overflowed: a
+// non-finite mean comes with NaN central sums, and NaN is canonical.
+func (m Moments) settle() Moments {
+	if !isFinite(m.M1) {
+		m.M2, m.M3, m.M4 = math.NaN(), math.NaN(), math.NaN()
+	}
+	return m.canon()
 }
 
 // canon replaces any NaN field by the canonical NaN so that every encoding

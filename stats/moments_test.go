@@ -389,3 +389,38 @@ func BenchmarkMomentsMergeAll60(b *testing.B) {
 		MergeAll(parts)
 	}
 }
+
+// TestMomentsExtremeValuesStayValid feeds values near the float64 limits,
+// where the arithmetic overflows, and checks that every state Add, Merge and
+// MergeAll produce is valid and encodable, and that finite inputs keep a
+// finite mean.
+func TestMomentsExtremeValuesStayValid(t *testing.T) {
+	pool := []float64{1.7e308, -1.7e308, math.MaxFloat64, -math.MaxFloat64, 1e300, -1e300,
+		1e-300, 0, 1, -1, 1e77, -1e154}
+	seeded(t, 300, func(t *testing.T, r *rand.Rand) {
+		xs := make([]float64, 1+r.IntN(12))
+		for i := range xs {
+			xs[i] = pool[r.IntN(len(pool))]
+		}
+		var parts []Moments
+		var pairwise Moments
+		for lo := 0; lo < len(xs); {
+			hi := lo + 1 + r.IntN(len(xs)-lo)
+			p := onePass(xs[lo:hi])
+			parts = append(parts, p)
+			pairwise.Merge(p)
+			lo = hi
+		}
+		for name, m := range map[string]Moments{"one pass": onePass(xs), "merge": pairwise, "MergeAll": MergeAll(parts)} {
+			if err := m.Validate(); err != nil {
+				t.Fatalf("%v %s: %v: %v", xs, name, m, err)
+			}
+			if !isFinite(m.M1) {
+				t.Errorf("%v %s: finite inputs gave mean %v", xs, name, m.M1)
+			}
+			if avg, _ := m.Avg(); math.Abs(avg) > math.MaxFloat64 {
+				t.Errorf("%v %s: avg %v", xs, name, avg)
+			}
+		}
+	})
+}

@@ -45,16 +45,19 @@
 // spiral.moments:
 //
 //	WITH parts AS (SELECT (s).* FROM tier WHERE ... AND (s).n > 0),
-//	g AS (SELECT sum(n) AS n,
+//	g AS (SELECT sum(n) AS total,
 //	             coalesce(min(m1) FILTER (WHERE abs(m1) < 'Infinity'), 0) AS p
 //	      FROM parts),
-//	c AS (SELECT g.n, g.p + sum(parts.n * (parts.m1 - g.p)) / g.n AS mean
-//	      FROM parts, g GROUP BY g.n, g.p)
-//	SELECT c.n, c.mean,
-//	       sum(m2 + n*(m1-mean)^2),
-//	       sum(m3 + 3*(m1-mean)*m2 + n*(m1-mean)^3),
-//	       sum(m4 + 4*(m1-mean)*m3 + 6*(m1-mean)^2*m2 + n*(m1-mean)^4)
-//	FROM parts, c GROUP BY c.n, c.mean;
+//	c AS (SELECT total, p + sum(n * (m1 - p)) / total AS mean
+//	      FROM parts, g GROUP BY total, p)
+//	SELECT total AS n, mean AS m1,
+//	       sum(m2 + n*(m1-mean)^2) AS m2,
+//	       sum(m3 + 3*(m1-mean)*m2 + n*(m1-mean)^3) AS m3,
+//	       sum(m4 + 4*(m1-mean)*m3 + 6*(m1-mean)^2*m2 + n*(m1-mean)^4) AS m4
+//	FROM parts, c GROUP BY total, mean;
+//
+// On PostgreSQL 15 this query returns MergeAll's result bit for bit for the
+// same parts (summation in the same order), non-finite parts included.
 //
 // # Finishers
 //

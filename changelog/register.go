@@ -9,7 +9,7 @@ import (
 )
 
 // Literal renders s as a SQL string literal that means s whatever the
-// session's standard_conforming_strings is (E'' with ' and \ escaped).
+// session's standard_conforming_strings is (E” with ' and \ escaped).
 func Literal(s string) string {
 	s = strings.ReplaceAll(s, `\`, `\\`)
 	return "E'" + strings.ReplaceAll(s, `'`, `''`) + "'"

@@ -6,8 +6,10 @@ require (
 	github.com/DataDog/sketches-go v1.4.8
 	github.com/caio/go-tdigest/v4 v4.1.0
 	github.com/jackc/pgx/v5 v5.12.0
+	github.com/pganalyze/pg_query_go/v5 v5.1.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
+	google.golang.org/protobuf v1.36.12
 )
 
 require (
@@ -20,5 +22,4 @@ require (
 	github.com/prometheus/procfs v0.22.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
-	google.golang.org/protobuf v1.36.12 // indirect
 )

@@ -1,0 +1,1 @@
+CREATE TABLE t (t timestamptz NOT NULL) WITH (spiral.tenant = '');

@@ -17,10 +17,10 @@ import (
 // comment is one magic comment: a comment token whose text starts with
 // "spiral:" (any case, white space allowed around the words).
 type comment struct {
-	start, end int  // byte offsets of the token in the statement text
-	line       int  // 1-based line of start
-	block      bool // a /* */ comment, which cannot be magic
-	body       string
+	start int  // byte offset of the token in the statement text
+	line  int  // 1-based line of start
+	block bool // a /* */ comment, which cannot be magic
+	body  string
 }
 
 // kindList is the valid kinds, for hints.
@@ -34,22 +34,37 @@ func kindList() string {
 
 // magicComments returns the magic comments of sql in text order.
 func magicComments(sql string) ([]comment, error) {
+	tokens, err := scanTokens(sql)
+	if err != nil {
+		return nil, err
+	}
+	return commentsIn(sql, tokens), nil
+}
+
+// scanTokens runs PostgreSQL's scanner over sql.
+func scanTokens(sql string) ([]*pg.ScanToken, error) {
 	scan, err := pg.Scan(sql)
 	if err != nil {
-		return nil, pgerr.New(pgerr.SyntaxError, "cannot scan statement: %v", err)
+		return nil, pgerr.New(pgerr.SyntaxError, "cannot scan statement: %v", err).
+			WithHint("check the statement's quoting and comments")
 	}
+	return scan.Tokens, nil
+}
+
+// commentsIn returns the magic comments among the tokens of sql.
+func commentsIn(sql string, tokens []*pg.ScanToken) []comment {
 	var out []comment
-	for _, t := range scan.Tokens {
+	for _, t := range tokens {
 		block := t.Token == pg.Token_C_COMMENT
 		if !block && t.Token != pg.Token_SQL_COMMENT {
 			continue
 		}
 		start, end := int(t.Start), int(t.End)
 		if body, ok := magicBody(sql[start:end], block); ok {
-			out = append(out, comment{start: start, end: end, line: lineAt(sql, start), block: block, body: body})
+			out = append(out, comment{start: start, line: lineAt(sql, start), block: block, body: body})
 		}
 	}
-	return out, nil
+	return out
 }
 
 // magicOffsets returns the start offsets of the magic comments in sql, or
@@ -140,15 +155,13 @@ func isKind(k rollup.Kind) bool {
 	return false
 }
 
-// columnKinds attaches the magic comments of sql, a spiral CREATE TABLE, to
+// columnKinds attaches the magic comments of sql, a spiral CREATE TABLE
+// scanned into tokens, to
 // the columns declared on the same lines and returns the kinds by column
 // name.
-func columnKinds(sql string, cs *pg.CreateStmt, cols []colInfo) (map[string][]rollup.Kind, error) {
-	comments, err := magicComments(sql)
-	if err != nil || len(comments) == 0 {
-		return nil, err
-	}
-	open, closing := columnListSpan(sql, int(cs.Relation.GetLocation()))
+func columnKinds(sql string, tokens []*pg.ScanToken, cs *pg.CreateStmt, cols []colInfo) (map[string][]rollup.Kind, error) {
+	comments := commentsIn(sql, tokens)
+	open, closing := columnListSpan(tokens, int(cs.Relation.GetLocation()))
 	kinds := map[string][]rollup.Kind{}
 	for _, c := range comments {
 		col, err := commentColumn(sql, c, open, closing, cols)
@@ -191,13 +204,9 @@ func commentColumn(sql string, c comment, open, closing int, cols []colInfo) (st
 // column list of a CREATE TABLE whose table name starts at nameAt: the first
 // "(" after the name and its matching ")". It returns (0, -1) when there is
 // no such list.
-func columnListSpan(sql string, nameAt int) (open, closing int) {
-	scan, err := pg.Scan(sql)
-	if err != nil {
-		return 0, -1
-	}
+func columnListSpan(tokens []*pg.ScanToken, nameAt int) (open, closing int) {
 	depth := 0
-	for _, t := range scan.Tokens {
+	for _, t := range tokens {
 		if int(t.Start) <= nameAt {
 			continue
 		}

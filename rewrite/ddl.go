@@ -1,10 +1,12 @@
 package rewrite
 
 import (
+	"bytes"
 	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v5"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"spiral/internal/pgerr"
 	"spiral/rollup"
@@ -64,13 +66,17 @@ func parseCreate(sql string, tree *pg.ParseResult) (*CreateTracked, error) {
 	if err != nil {
 		return nil, err
 	}
-	if table.Columns, err = trackedColumns(sql, cs, cols); err != nil {
+	tokens, err := scanTokens(sql)
+	if err != nil {
+		return nil, err
+	}
+	if table.Columns, err = trackedColumns(sql, tokens, cs, cols); err != nil {
 		return nil, err
 	}
 	if err := validate(&table); err != nil {
 		return nil, err
 	}
-	base, err := baseSQL(tree)
+	base, err := baseSQL(sql, tokens, tree)
 	if err != nil {
 		return nil, err
 	}
@@ -400,8 +406,8 @@ func contains(list []string, s string) bool {
 
 // trackedColumns returns the columns that carry magic comments, in table
 // order.
-func trackedColumns(sql string, cs *pg.CreateStmt, cols []colInfo) ([]rollup.Column, error) {
-	kinds, err := columnKinds(sql, cs, cols)
+func trackedColumns(sql string, tokens []*pg.ScanToken, cs *pg.CreateStmt, cols []colInfo) ([]rollup.Column, error) {
+	kinds, err := columnKinds(sql, tokens, cs, cols)
 	if err != nil {
 		return nil, err
 	}
@@ -424,23 +430,178 @@ func validate(t *rollup.Table) error {
 	return pgerr.New(pgerr.InvalidParameterValue, "invalid spiral table %s: %v", t.Name, err)
 }
 
-// baseSQL deparses the only statement of tree without its spiral options.
-func baseSQL(tree *pg.ParseResult) (string, error) {
+// baseSQL returns the statement of tree without its spiral options and
+// without comments. It deparses the statement and, where pg_query's
+// deparser does not reproduce it (it drops the parentheses of
+// `(x AT TIME ZONE 'UTC')::date`, for one), cuts the options out of the
+// original text instead. Either way the result must parse back to the same
+// tree; if neither does, the statement is refused.
+func baseSQL(sql string, tokens []*pg.ScanToken, tree *pg.ParseResult) (string, error) {
+	want := withoutSpiralOptions(tree)
+	if out, err := pg.Deparse(want); err == nil && reproduces(out, want) {
+		return out, nil
+	}
+	if out, ok := spliceBase(sql, tokens, tree); ok && reproduces(out, want) {
+		return out, nil
+	}
+	return "", pgerr.New(pgerr.FeatureNotSupported, "spiral cannot reproduce this CREATE TABLE without its spiral options").
+		WithHint("simplify the column definitions (defaults, generated columns, constraints) and add the rest with ALTER TABLE afterwards")
+}
+
+// withoutSpiralOptions returns a copy of tree, a single CREATE TABLE,
+// without its spiral options and with locations cleared.
+func withoutSpiralOptions(tree *pg.ParseResult) *pg.ParseResult {
 	clone := proto.Clone(tree).(*pg.ParseResult)
 	cs := clone.Stmts[0].Stmt.GetCreateStmt()
-	kept := cs.Options[:0]
+	var kept []*pg.Node
 	for _, o := range cs.Options {
 		if o.GetDefElem().GetDefnamespace() != "spiral" {
 			kept = append(kept, o)
 		}
 	}
 	cs.Options = kept
-	clone.Stmts[0].StmtLocation, clone.Stmts[0].StmtLen = 0, 0
-	sql, err := pg.Deparse(clone)
+	stripLocations(clone.ProtoReflect())
+	return clone
+}
+
+// reproduces reports whether sql parses to want, a tree without locations.
+func reproduces(sql string, want *pg.ParseResult) bool {
+	got, err := pg.Parse(sql)
 	if err != nil {
-		return "", pgerr.New(pgerr.InternalError, "deparse base table: %v", err)
+		return false
 	}
-	return sql, nil
+	stripLocations(got.ProtoReflect())
+	return proto.Equal(got, want)
+}
+
+// stripLocations clears every location field in m and below, so that trees
+// parsed from differently written text compare equal.
+func stripLocations(m protoreflect.Message) {
+	var clear []protoreflect.FieldDescriptor
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch name := fd.Name(); {
+		case name == "location" || name == "stmt_location" || name == "stmt_len":
+			clear = append(clear, fd)
+		case fd.Message() == nil || fd.IsMap():
+		case fd.IsList():
+			for i := 0; i < v.List().Len(); i++ {
+				stripLocations(v.List().Get(i).Message())
+			}
+		default:
+			stripLocations(v.Message())
+		}
+		return true
+	})
+	for _, fd := range clear {
+		m.Clear(fd)
+	}
+}
+
+// spliceBase returns the text of the CREATE TABLE in sql with its comments
+// blanked and its spiral options cut out of the WITH list (the whole WITH
+// clause when no other option is left). ok is false when the option list
+// cannot be matched to the parsed options.
+func spliceBase(sql string, tokens []*pg.ScanToken, tree *pg.ParseResult) (string, bool) {
+	raw := tree.Stmts[0]
+	opts := raw.Stmt.GetCreateStmt().Options
+	code, text := blankComments(sql, tokens)
+	with, items, ok := optionItems(code, int(opts[0].GetDefElem().GetLocation()))
+	if !ok || len(items) != len(opts) {
+		return "", false
+	}
+	var kept []string
+	for i, o := range opts {
+		if o.GetDefElem().GetDefnamespace() != "spiral" {
+			kept = append(kept, strings.TrimSpace(text[items[i][0]:items[i][1]]))
+		}
+	}
+	from, to, repl := int(with[1].End), int(with[2].Start), strings.Join(kept, ", ")
+	if len(kept) == 0 {
+		from, to, repl = int(with[0].Start), int(with[2].End), ""
+	}
+	end := len(text)
+	if raw.StmtLen > 0 {
+		end = int(raw.StmtLocation + raw.StmtLen)
+	}
+	out := dropComments(text[raw.StmtLocation:from] + repl + text[to:end])
+	return strings.TrimRight(strings.TrimSpace(out), ";"+spaceChars), true
+}
+
+// blankComments returns the tokens that are not comments and sql with the
+// bytes of every comment replaced by NUL bytes, which sql cannot otherwise
+// hold (Classify passes such text through), so that offsets stay valid. A
+// /* */ comment keeps one leading space, as it may separate two tokens.
+func blankComments(sql string, tokens []*pg.ScanToken) ([]*pg.ScanToken, string) {
+	b := []byte(sql)
+	var code []*pg.ScanToken
+	for _, t := range tokens {
+		if t.Token != pg.Token_SQL_COMMENT && t.Token != pg.Token_C_COMMENT {
+			code = append(code, t)
+			continue
+		}
+		for i := t.Start; i < t.End; i++ {
+			b[i] = 0
+		}
+		if t.Token == pg.Token_C_COMMENT {
+			b[t.Start] = ' '
+		}
+	}
+	return code, string(b)
+}
+
+// dropComments removes the NUL bytes left by blankComments, and the spaces
+// before a comment that ended its line.
+func dropComments(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); {
+		if s[i] != 0 {
+			out = append(out, s[i])
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && s[j] == 0 {
+			j++
+		}
+		if j == len(s) || s[j] == '\n' || s[j] == '\r' {
+			out = bytes.TrimRight(out, " \t")
+		}
+		i = j
+	}
+	return string(out)
+}
+
+// optionItems finds the WITH list whose first option starts at byte first:
+// with holds its WITH, "(" and ")" tokens, items the byte span of each
+// option.
+func optionItems(code []*pg.ScanToken, first int) (with [3]*pg.ScanToken, items [][2]int, ok bool) {
+	i := 0
+	for i < len(code) && int(code[i].Start) != first {
+		i++
+	}
+	if i < 2 || i == len(code) || code[i-1].Token != pg.Token_ASCII_40 || code[i-2].Token != pg.Token_WITH {
+		return with, nil, false
+	}
+	with[0], with[1] = code[i-2], code[i-1]
+	depth, start := 1, i
+	for j := i; j < len(code); j++ {
+		switch code[j].Token {
+		case pg.Token_ASCII_40:
+			depth++
+		case pg.Token_ASCII_44:
+			if depth == 1 {
+				items = append(items, [2]int{int(code[start].Start), int(code[j-1].End)})
+				start = j + 1
+			}
+		case pg.Token_ASCII_41:
+			if depth--; depth == 0 {
+				with[2] = code[j]
+				items = append(items, [2]int{int(code[start].Start), int(code[j-1].End)})
+				return with, items, start < j
+			}
+		}
+	}
+	return with, nil, false
 }
 
 // parseAlter parses ALTER TABLE name SET (spiral.x = '...', ...).

@@ -19,6 +19,12 @@ func FuzzClassify(f *testing.F) {
 		"SELECT spiral_refresh('public.ticks', 'symbol_id IN (1, 2)') AS r",
 		"SELECT 1; SELECT spiral_refresh('t')",
 		"SELECT * FROM spiral.status",
+		"CREATE TABLE t (t timestamptz NOT NULL,\n v int, -- Spiral: sum, max\n w int /* Spiral: sum */\n) WITH (spiral.frames = '1m', spiral.timezone = 'Europe/Berlin') -- Spiral: sum",
+		"CREATE TABLE t (a int -- Spiral: sum\n)",
+		"CREATE TEMP TABLE t (LIKE u, PRIMARY KEY (a)) INHERITS (v) WITH (spiral.frames = '1m')",
+		"ALTER TABLE ONLY s.t SET (spiral.tenant = 'a, \"B\"'), RESET (spiral.timezone)",
+		"SELECT spiral.spiral_refresh('\"S\".t', 'a = 1') \"X\" FROM t WHERE x",
+		"CREATE INDEX i ON t (a) WITH (spiral.frames = '1m')",
 	} {
 		f.Add(s)
 	}

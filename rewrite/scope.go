@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	pg "github.com/pganalyze/pg_query_go/v5"
 	"google.golang.org/protobuf/proto"
@@ -76,8 +77,8 @@ func (p *scopeParser) errorf(format string, args ...any) *pgerr.Error {
 // parse parses the predicate as the WHERE clause of `SELECT 1` and returns
 // the clause, refusing anything that adds to or changes the statement.
 func (p *scopeParser) parse() (*pg.Node, error) {
-	if strings.IndexByte(p.pred, 0) >= 0 {
-		return nil, p.errorf("it contains a NUL byte")
+	if strings.IndexByte(p.pred, 0) >= 0 || !utf8.ValidString(p.pred) {
+		return nil, p.errorf("it is not valid UTF-8 text")
 	}
 	tree, err := pg.Parse(scopePrefix + p.pred)
 	if err != nil {

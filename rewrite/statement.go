@@ -73,10 +73,13 @@ func (*RefreshCall) statement()   {}
 // Text that does not parse is passed through too: PostgreSQL reports the
 // syntax error itself. A spiral statement must be the only statement in sql.
 //
-// Identifiers spelled with Unicode escapes (U&"...") are not recognised as
-// spiral names; such statements pass through and PostgreSQL rejects them.
+// Text that is not valid UTF-8 or holds a NUL byte passes through: spiral
+// records names as UTF-8, and PostgreSQL rejects or converts such text
+// itself. Identifiers spelled with Unicode escapes (U&"...") are not
+// recognised as spiral names; such statements pass through and PostgreSQL
+// rejects them.
 func Classify(sql string) Statement {
-	if !containsFold(sql, "spiral") || strings.IndexByte(sql, 0) >= 0 {
+	if !containsFold(sql, "spiral") || !utf8.ValidString(sql) || strings.IndexByte(sql, 0) >= 0 {
 		return PassThrough{}
 	}
 	tree, err := pg.Parse(sql)

@@ -54,6 +54,7 @@ func TestClassifyPassThrough(t *testing.T) {
 		"SELECT other.spiral_refresh('t')",
 		"SELECT 1; SELECT * FROM spiral.status",
 		"SELECT 'spiral\x00'",
+		"SELECT spiral_refresh('caf\xe9')",
 		"",
 		"   ",
 	} {

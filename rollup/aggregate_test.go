@@ -1,67 +1,9 @@
 package rollup
 
 import (
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// updateGolden is the package's -update flag: `go test ./rollup -run Golden
-// -update` rewrites testdata/*.golden.
-var updateGolden = flag.Bool("update", false, "rewrite testdata golden files")
-
-// goldenTables are representative tables for the generated SQL.
-func goldenTables(t *testing.T) map[string]*Table {
-	t.Helper()
-	tables := map[string]*Table{
-		"ticks": {
-			Schema: "public", Name: "ticks", TimeColumn: "t",
-			ScopeColumns: []string{"symbol_id"}, ScopeTypes: []string{"int4"},
-			Frames: mustFrames(t, "1m,1h,1d,1mon"),
-			Columns: []Column{
-				{Name: "price", Type: "float8", Kinds: []Kind{KindOHLCV, KindStats}},
-				{Name: "vol", Type: "int4", Kinds: []Kind{KindSum, KindMax}},
-				{Name: "qty", Type: "numeric(12,2)", Kinds: []Kind{KindSum, KindMin, KindOHLC, KindCount}},
-			},
-		},
-		"sensors": {
-			Schema: "Plant 1", Name: "Sensor Readings", TimeColumn: "Time", TimeZone: "Europe/Berlin",
-			ScopeColumns: []string{"Sensor ID", "site"}, ScopeTypes: []string{"text", "int8"},
-			Frames: mustFrames(t, "1m,1h,1mon,1qtr,1year"),
-			Columns: []Column{
-				{Name: "Temp °C", Type: "float4", Kinds: []Kind{KindMin, KindMax, KindStats}},
-				{Name: `odd"name`, Type: "int8", Kinds: []Kind{KindSum, KindCount}},
-				{Name: "t2", Type: "int2", Kinds: []Kind{KindStats}},
-			},
-		},
-		"events": {
-			Name: "events", TimeColumn: "at",
-			Frames: mustFrames(t, "30s,15m"),
-			Columns: []Column{
-				{Name: "n", Type: "int2", Kinds: []Kind{KindSum, KindOHLC}},
-				{Name: "at", Type: "timestamptz", Kinds: []Kind{KindMin, KindMax}},
-				{Name: "label", Type: "text", Kinds: []Kind{KindCount}},
-			},
-		},
-	}
-	for name, tb := range tables {
-		if err := tb.Validate(); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	return tables
-}
-
-func mustFrames(t *testing.T, s string) []Frame {
-	t.Helper()
-	f, err := ParseFrames(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
 
 // goldenSQL renders everything t generates, one statement per section.
 func goldenSQL(tb *Table, where string) string {
@@ -69,10 +11,6 @@ func goldenSQL(tb *Table, where string) string {
 	section := func(title, sql string) {
 		b.WriteString("-- " + title + "\n" + sql + ";\n\n")
 	}
-	for _, f := range tb.Frames {
-		section("TierDDL "+f.Name, tb.TierDDL(f))
-	}
-	section("DropTierDDL "+tb.Frames[0].Name, tb.DropTierDDL(tb.Frames[0]))
 	section("RawToTierSQL "+tb.Frames[0].Name, tb.RawToTierSQL(tb.Frames[0], where))
 	for i := 1; i < len(tb.Frames); i++ {
 		from, to := tb.Frames[i-1], tb.Frames[i]
@@ -85,26 +23,125 @@ func TestGoldenSQL(t *testing.T) {
 	for name, tb := range goldenTables(t) {
 		t.Run(name, func(t *testing.T) {
 			where := QuoteIdent(tb.TimeColumn) + " >= $1 AND " + QuoteIdent(tb.TimeColumn) + " < $2"
-			checkGolden(t, name, goldenSQL(tb, where))
+			checkGolden(t, name+".sql", goldenSQL(tb, where))
 		})
 	}
 }
 
-// checkGolden compares got with testdata/name.golden, or rewrites it.
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *updateGolden {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
+func TestSQLPath(t *testing.T) {
+	tests := []struct {
+		kinds []Kind
+		want  bool
+	}{
+		{[]Kind{KindSum, KindMin, KindMax, KindCount, KindOHLCV, KindStats}, true},
+		{[]Kind{KindSum, KindSketch}, false},
+		{[]Kind{KindTDigest}, false},
+	}
+	for _, tt := range tests {
+		t.Run(joinKinds(tt.kinds), func(t *testing.T) {
+			tb := &Table{Name: "x", TimeColumn: "t", Columns: []Column{{Name: "v", Type: "float8", Kinds: tt.kinds}}}
+			if got := tb.SQLPath(); got != tt.want {
+				t.Errorf("SQLPath() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAggregatePanicsOffSQLPath(t *testing.T) {
+	tb := &Table{Name: "x", TimeColumn: "t", Frames: mustFrames(t, "1m,1h"),
+		Columns: []Column{{Name: "v", Type: "float8", Kinds: []Kind{KindSketch}}}}
+	for name, call := range map[string]func(){
+		"raw":  func() { tb.RawToTierSQL(tb.Frames[0], "") },
+		"tier": func() { tb.TierToTierSQL(tb.Frames[0], tb.Frames[1], "") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Error("no panic for a table with a sketch column")
+				}
+			}()
+			call()
+		})
+	}
+}
+
+func TestAggregateWhere(t *testing.T) {
+	tb := goldenTables(t)["events"]
+	f := tb.Frames
+	tests := []struct {
+		name, sql, want, notWant string
+	}{
+		{"raw all rows", tb.RawToTierSQL(f[0], ""), "\n    WHERE \"at\" IS NOT NULL\n", "()"},
+		{"raw predicate", tb.RawToTierSQL(f[0], "a = $1 OR b"), "WHERE (a = $1 OR b) AND \"at\" IS NOT NULL\n", ""},
+		{"tier all rows", tb.TierToTierSQL(f[0], f[1], ""), "FROM \"events_30s\"\n)", "\n    WHERE"},
+		{"tier predicate", tb.TierToTierSQL(f[0], f[1], "x"), "FROM \"events_30s\"\n    WHERE x\n)", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(tt.sql, tt.want) {
+				t.Errorf("missing %q in\n%s", tt.want, tt.sql)
+			}
+			if tt.notWant != "" && strings.Contains(tt.sql, tt.notWant) {
+				t.Errorf("unexpected %q in\n%s", tt.notWant, tt.sql)
+			}
+		})
+	}
+}
+
+// TestAggregateWellFormed checks what can be checked without a parser:
+// generation is deterministic, parentheses balance outside literals and
+// quoted identifiers, and the statement inserts every tier column.
+func TestAggregateWellFormed(t *testing.T) {
+	for name, tb := range goldenTables(t) {
+		t.Run(name, func(t *testing.T) {
+			sqls := []string{tb.RawToTierSQL(tb.Frames[0], "$1")}
+			for i := 1; i < len(tb.Frames); i++ {
+				sqls = append(sqls, tb.TierToTierSQL(tb.Frames[i-1], tb.Frames[i], "$1"))
+			}
+			if goldenSQL(tb, "$1") != goldenSQL(tb, "$1") {
+				t.Fatal("generation is not deterministic")
+			}
+			for i, sql := range sqls {
+				if err := checkBalanced(sql); err != "" {
+					t.Errorf("statement %d: %s\n%s", i, err, sql)
+				}
+				for _, c := range tb.TierColumns() {
+					if !strings.Contains(sql, QuoteIdent(c.Name)) {
+						t.Errorf("statement %d does not mention tier column %s", i, QuoteIdent(c.Name))
+					}
+				}
+			}
+		})
+	}
+}
+
+// checkBalanced returns what is wrong with the nesting of parentheses in
+// sql, skipping string literals and quoted identifiers, or "".
+func checkBalanced(sql string) string {
+	depth := 0
+	var quote byte
+	for i := 0; i < len(sql); i++ {
+		ch := sql[i]
+		switch {
+		case quote != 0 && ch == quote:
+			quote = 0
+		case quote != 0:
+		case ch == '\'' || ch == '"':
+			quote = ch
+		case ch == '(':
+			depth++
+		case ch == ')':
+			depth--
+			if depth < 0 {
+				return "unbalanced ')' after " + sql[max(0, i-20):i+1]
+			}
 		}
-		return
 	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
+	switch {
+	case quote != 0:
+		return "unterminated quote"
+	case depth != 0:
+		return "unclosed '('"
 	}
-	if got != string(want) {
-		t.Errorf("%s differs from the golden file (run with -update and review the diff):\n%s", path, got)
-	}
+	return ""
 }

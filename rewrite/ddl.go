@@ -2,6 +2,7 @@ package rewrite
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v5"
@@ -43,37 +44,12 @@ type colInfo struct {
 // options, into a CreateTracked.
 func parseCreate(sql string, tree *pg.ParseResult) (*CreateTracked, error) {
 	cs := tree.Stmts[0].Stmt.GetCreateStmt()
-	if err := checkCreateForm(cs); err != nil {
-		return nil, err
-	}
-	opts, err := spiralOptions(cs.Options)
-	if err != nil {
-		return nil, err
-	}
-	sp, err := parseSpec(opts)
-	if err != nil {
-		return nil, err
-	}
-	if sp.frames == nil {
-		return nil, pgerr.New(pgerr.InvalidParameterValue, "spiral.frames is required").
-			WithHint("add spiral.frames = '1m,1h,1d' (the tier widths, smallest first) to the WITH list")
-	}
-	cols, err := columns(cs.TableElts)
-	if err != nil {
-		return nil, err
-	}
-	table, err := buildTable(cs.Relation, sp, cols)
-	if err != nil {
-		return nil, err
-	}
 	tokens, err := scanTokens(sql)
 	if err != nil {
 		return nil, err
 	}
-	if table.Columns, err = trackedColumns(sql, tokens, cs, cols); err != nil {
-		return nil, err
-	}
-	if err := validate(&table); err != nil {
+	table, err := createTable(sql, tokens, cs)
+	if err != nil {
 		return nil, err
 	}
 	base, err := baseSQL(sql, tokens, tree)
@@ -81,6 +57,44 @@ func parseCreate(sql string, tree *pg.ParseResult) (*CreateTracked, error) {
 		return nil, err
 	}
 	return &CreateTracked{Table: table, BaseSQL: base, IfNotExists: cs.IfNotExists}, nil
+}
+
+// createTable builds and validates the table spec of cs, whose text sql
+// was scanned into tokens.
+func createTable(sql string, tokens []*pg.ScanToken, cs *pg.CreateStmt) (rollup.Table, error) {
+	sp, err := createSpec(cs)
+	if err != nil {
+		return rollup.Table{}, err
+	}
+	cols, err := columns(cs.TableElts)
+	if err != nil {
+		return rollup.Table{}, err
+	}
+	table, err := buildTable(cs.Relation, sp, cols)
+	if err != nil {
+		return table, err
+	}
+	if table.Columns, err = trackedColumns(sql, tokens, cs, cols); err != nil {
+		return table, err
+	}
+	return table, validate(&table)
+}
+
+// createSpec checks the form of cs and parses its spiral options, of which
+// spiral.frames is required.
+func createSpec(cs *pg.CreateStmt) (spec, error) {
+	if err := checkCreateForm(cs); err != nil {
+		return spec{}, err
+	}
+	opts, err := spiralOptions(cs.Options)
+	if err != nil {
+		return spec{}, err
+	}
+	if _, ok := opts[optFrames]; !ok {
+		return spec{}, pgerr.New(pgerr.InvalidParameterValue, "spiral.frames is required").
+			WithHint("add spiral.frames = '1m,1h,1d' (the tier widths, smallest first) to the WITH list")
+	}
+	return parseSpec(opts)
 }
 
 // checkCreateForm refuses the CREATE TABLE forms a tracked table cannot take.
@@ -190,7 +204,7 @@ func parseSpec(opts map[string]string) (spec, error) {
 }
 
 // errEmpty is the cause for an empty option value.
-var errEmpty = pgerr.New(pgerr.InvalidParameterValue, "empty value")
+var errEmpty = errors.New("empty value")
 
 // oneIdent parses s as exactly one identifier.
 func oneIdent(s string) (string, error) {
@@ -201,17 +215,15 @@ func oneIdent(s string) (string, error) {
 	return ids[0], nil
 }
 
-// optionError is the 22023 error for a bad value of spiral.name, keeping
-// the SQLSTATE and hint of a cause that has them.
+// optionError is the 22023 error for a bad value of spiral.name. A cause
+// that is already a *pgerr.Error (from rollup.ParseFrames) names the
+// option itself and is returned as it is.
 func optionError(name, value string, cause error, hint string) error {
-	e := pgerr.New(pgerr.InvalidParameterValue, "invalid value %q for spiral.%s: %v", value, name, cause)
 	if c := pgerr.As(cause); c != nil {
-		e.Code = c.Code
-		if c.Hint != "" {
-			hint = c.Hint
-		}
+		return c
 	}
-	return e.WithHint("%s", hint)
+	return pgerr.New(pgerr.InvalidParameterValue, "invalid value %q for spiral.%s: %v", value, name, cause).
+		WithHint("%s", hint)
 }
 
 // columns returns the column definitions of a CREATE TABLE, refusing table

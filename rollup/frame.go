@@ -78,7 +78,10 @@ func parseFrame(s, tok string) (Frame, error) {
 	}
 	unit := strings.ToLower(strings.TrimSpace(tok[digits:]))
 	n, err := strconv.ParseInt(tok[:digits], 10, 64)
-	if err != nil || n < 1 {
+	switch {
+	case err != nil:
+		return Frame{}, framesError(s, "frame %q has a count that is too large", tok)
+	case n < 1:
 		return Frame{}, framesError(s, "frame %q needs a count of at least 1", tok)
 	}
 	if f, ok := calendarUnits[unit]; ok {

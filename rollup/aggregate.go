@@ -32,7 +32,9 @@ import (
 //     (exact for 1685-2255). Merging tiers takes the open of the earliest
 //     child bucket that has one, which is the same value. high/low are
 //     max/min, v is count(col).
-//   - stats: see momentsSQL.
+//   - stats: see the comment above rawMoments.
+//   - A NULL tenant value fails the INSERT on the tier's primary key (NOT
+//     NULL) rather than being dropped: tenant columns must be NOT NULL.
 //
 // Arithmetic on float8 in PostgreSQL raises 22003 where a finite result
 // overflows or a non-zero one underflows to zero. The stats sums raise it for
@@ -65,10 +67,10 @@ func (t *Table) SQLPath() bool {
 // unless SQLPath() holds.
 func (t *Table) RawToTierSQL(f Frame, where string) string {
 	t.mustSQLPath()
-	time := QuoteIdent(t.TimeColumn)
-	items := []string{f.SQLBucket(time, t.zone()) + " AS _b"}
+	ts := QuoteIdent(t.TimeColumn)
+	items := []string{f.SQLBucket(ts, t.zone()) + " AS _b"}
 	if t.hasOHLC() {
-		items = append(items, fmt.Sprintf("extract(epoch from %s) AS _k", time))
+		items = append(items, fmt.Sprintf("extract(epoch from %s) AS _k", ts))
 	}
 	inputs := map[string]string{}
 	for i, c := range t.Columns {
@@ -76,7 +78,7 @@ func (t *Table) RawToTierSQL(f Frame, where string) string {
 		inputs[c.Name] = alias
 		items = append(items, QuoteIdent(c.Name)+" AS "+alias)
 	}
-	cond := time + " IS NOT NULL"
+	cond := ts + " IS NOT NULL"
 	if where != "" {
 		cond = "(" + where + ") AND " + cond
 	}
@@ -89,15 +91,15 @@ func (t *Table) RawToTierSQL(f Frame, where string) string {
 // spliced verbatim; "" for all) into buckets of the coarser frame to:
 // sums of sums, sum of row_count and counts, min of mins, max of maxes,
 // open/close of the earliest/latest child with a value, stats merged as
-// momentsSQL describes. Every bucket of to must be made of whole buckets of
-// from (Frame.Covers); the caller picks from and to from t.Frames. It
-// panics unless SQLPath() holds.
+// described above rawMoments. Every bucket of to must be made of whole
+// buckets of from (Frame.Covers); the caller picks from and to from
+// t.Frames. It panics unless SQLPath() holds.
 func (t *Table) TierToTierSQL(from, to Frame, where string) string {
 	t.mustSQLPath()
-	time := QuoteIdent(t.TimeColumn)
-	items := []string{to.SQLBucket(time, t.zone()) + " AS _b"}
+	ts := QuoteIdent(t.TimeColumn)
+	items := []string{to.SQLBucket(ts, t.zone()) + " AS _b"}
 	if t.hasOHLC() {
-		items = append(items, fmt.Sprintf("extract(epoch from %s) AS _k", time))
+		items = append(items, fmt.Sprintf("extract(epoch from %s) AS _k", ts))
 	}
 	cols := t.TierColumns()
 	for j := t.keyCount(); j < len(cols); j++ {

@@ -34,6 +34,14 @@ var typeAliases = map[string]string{
 // and date; count on any type. text is not allowed for min and max, because
 // a tier column would not share the base column's collation.
 //
+// It also checks: a time column; distinct tenant columns other than the time
+// column; the frame chain (as ParseFrames); an IANA time zone that loads
+// (abbreviations such as CET are refused: PostgreSQL reads them as fixed
+// offsets); that the fixed frame under the first calendar frame fits the
+// zone's UTC offsets at every calendar bucket from 1970 to 2200
+// (Frame.Covers); tier table and column names within 63 bytes; and no two
+// tier columns with one name.
+//
 // Errors are *pgerr.Error: 42804 for a kind on a type that cannot carry it,
 // 22023 for everything else.
 func (t *Table) Validate() error {

@@ -53,7 +53,9 @@ func (s *session) authMessage(f frame) (bool, error) {
 	case 'S':
 		return false, s.parameterStatus(f)
 	case 'Z':
-		return true, s.readyForQuery(f)
+		err := s.readyForQuery(f)
+		s.tags.done.Store(0) // the session's first ReadyForQuery answers no request
+		return true, err
 	case 'E':
 		if err := relay(s.clW, s.upR, f); err != nil {
 			return false, err
@@ -185,6 +187,7 @@ func (s *session) backendKey(f frame) error {
 		return newClientError(codeProtocolViolation, "malformed BackendKeyData from upstream: %v", err)
 	}
 	s.upKey = key
+	s.state.backendPID = key.ProcessID
 	return writeMsg(s.clW, &pgproto3.BackendKeyData{ProcessID: s.key.pid, SecretKey: s.key.secret[:]})
 }
 
@@ -214,9 +217,8 @@ func (s *session) readyForQuery(f frame) error {
 		return unexpectedEOF(err)
 	}
 	s.state.txStatus.Store(uint32(msg[headerLen]))
-	if s.state.pending.Load() > 0 {
-		s.state.pending.Add(-1)
-	}
+	s.tags.requestDone()
+	s.state.requestDone()
 	return relay(s.clW, s.upR, f)
 }
 

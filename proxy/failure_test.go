@@ -298,7 +298,10 @@ func TestShutdown(t *testing.T) {
 	db := pgtest.NewDB(t)
 	idle, busy := connect(t, p.dsn(t, db)), connect(t, p.dsn(t, db))
 	res := make(chan error, 1)
-	go func() { _, err := busy.Exec(context.Background(), "SELECT pg_sleep(1) /* busy-at-shutdown */"); res <- err }()
+	go func() {
+		_, err := busy.Exec(context.Background(), "SELECT pg_sleep(1) /* busy-at-shutdown */")
+		res <- err
+	}()
 	waitActive(t, "busy-at-shutdown", 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

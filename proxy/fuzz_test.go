@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -43,7 +44,7 @@ func startup(params ...string) []byte {
 func FuzzClientStartup(f *testing.F) {
 	f.Add(startup("user", "postgres", "database", "db"))
 	f.Add(append([]byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30}, startup("user", "u")...)) // GSSENC, then startup
-	f.Add([]byte{0, 0, 0, 16, 0x04, 0xd2, 0x16, 0x2e, 0, 0, 0, 1, 1, 2, 3, 4})          // CancelRequest
+	f.Add([]byte{0, 0, 0, 16, 0x04, 0xd2, 0x16, 0x2e, 0, 0, 0, 1, 1, 2, 3, 4})         // CancelRequest
 	f.Add([]byte{0, 0, 0, 8, 0, 3, 0, 2})
 	f.Add([]byte{0, 0, 0, 9, 0, 3, 0, 0, 'x'})
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -59,8 +60,17 @@ func FuzzClientStartup(f *testing.F) {
 
 type identityHook struct{}
 
-func (identityHook) Statement(_ context.Context, _ *SessionState, _ StatementKind, sql string) string {
-	return sql
+// Statement keeps the text, and exercises retagging and execution watches
+// for statements that mention them.
+func (identityHook) Statement(_ context.Context, _ *SessionState, _ StatementKind, sql string) Rewrite {
+	rw := Rewrite{SQL: sql}
+	if strings.Contains(sql, "DO") {
+		rw.Tag = "CREATE TABLE"
+	}
+	if strings.Contains(sql, "watch") {
+		rw.OnExecute = func(context.Context) error { return nil }
+	}
+	return rw
 }
 
 // fuzzSession is a session whose client sends in and whose upstream
@@ -93,6 +103,7 @@ func FuzzClientMessages(f *testing.F) {
 	f.Add(append(msg('d', "1\t2\n"), msg('c', "")...))
 	f.Add(msg('P', "\x00"))
 	f.Add(msg('X', ""))
+	f.Add(append(append(msg('P', "w\x00SELECT watch\x00\x00\x00"), msg('B', "\x00w\x00\x00\x00\x00\x00\x00\x00")...), msg('C', "Sw\x00")...))
 	srv := fuzzServer(f, identityHook{})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		s := fuzzSession(srv, in, nil)

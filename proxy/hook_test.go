@@ -19,14 +19,14 @@ type recordingHook struct {
 	seen map[string]string // statement -> session TimeZone when it was seen
 }
 
-func (h *recordingHook) Statement(_ context.Context, s *proxy.SessionState, _ proxy.StatementKind, sql string) string {
+func (h *recordingHook) Statement(_ context.Context, s *proxy.SessionState, _ proxy.StatementKind, sql string) proxy.Rewrite {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.seen[sql] = s.Param("TimeZone")
 	if strings.Contains(sql, "'original'") {
-		return strings.ReplaceAll(sql, "'original'", "'rewritten'")
+		return proxy.Rewrite{SQL: strings.ReplaceAll(sql, "'original'", "'rewritten'")}
 	}
-	return sql
+	return proxy.Rewrite{SQL: sql}
 }
 
 func (h *recordingHook) tz(sql string) (string, bool) {
@@ -115,4 +115,105 @@ func value(m *dto.Metric) float64 {
 		return float64(m.Histogram.GetSampleCount())
 	}
 	return 0
+}
+
+// ddlHook runs "CREATE TRACKED x" as a DO block that creates table x and
+// asks for the CREATE TABLE tag; and counts executions of "SELECT counted()".
+type ddlHook struct {
+	mu    sync.Mutex
+	execs int
+	pids  []uint32
+}
+
+func (h *ddlHook) Statement(ctx context.Context, s *proxy.SessionState, kind proxy.StatementKind, sql string) proxy.Rewrite {
+	if name, ok := strings.CutPrefix(sql, "CREATE TRACKED "); ok {
+		return proxy.Rewrite{SQL: "DO $$ BEGIN CREATE TABLE " + name + " (n int); END $$", Tag: "CREATE TABLE"}
+	}
+	if sql != "SELECT counted()" {
+		return proxy.Rewrite{SQL: sql}
+	}
+	count := func(ctx context.Context) error {
+		if err := s.Barrier(ctx); err != nil {
+			return err
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.execs++
+		h.pids = append(h.pids, s.BackendPID())
+		return nil
+	}
+	if kind == proxy.SimpleQuery {
+		_ = count(ctx)
+		return proxy.Rewrite{SQL: "SELECT 1"}
+	}
+	return proxy.Rewrite{SQL: "SELECT 1", OnExecute: count}
+}
+
+// TestHookRetagsDO: a statement the hook runs as a DO block reports the tag
+// the hook chose, on both protocols; an ordinary DO keeps its tag.
+func TestHookRetagsDO(t *testing.T) {
+	p := startProxy(t, func(c *proxy.Config) { c.Hook = &ddlHook{} })
+	conn := connect(t, p.dsn(t, pgtest.NewDB(t)))
+	ctx := ctxT(t)
+	// Pipelined: an ordinary DO, the tracked DDL, another DO.
+	b := &pgx.Batch{}
+	for _, q := range []string{"DO $$ BEGIN END $$", "CREATE TRACKED a", "DO $$ BEGIN END $$"} {
+		b.Queue(q)
+	}
+	br := conn.SendBatch(ctx, b)
+	for i, want := range []string{"DO", "CREATE TABLE", "DO"} {
+		tag, err := br.Exec()
+		if err != nil || tag.String() != want {
+			t.Fatalf("batch statement %d: tag %q, %v; want %q", i, tag.String(), err, want)
+		}
+	}
+	if err := br.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tags, err := conn.PgConn().Exec(ctx, "CREATE TRACKED c").ReadAll()
+	if err != nil || len(tags) != 1 || tags[0].CommandTag.String() != "CREATE TABLE" {
+		t.Fatalf("simple protocol tag: %v, %v", tags, err)
+	}
+	res := conn.PgConn().ExecParams(ctx, "CREATE TRACKED b", nil, nil, nil, nil).Read()
+	if res.Err != nil || res.CommandTag.String() != "CREATE TABLE" {
+		t.Fatalf("extended protocol tag: %q, %v", res.CommandTag.String(), res.Err)
+	}
+	_, err = conn.PgConn().Exec(ctx, "CREATE TRACKED a").ReadAll()
+	if sqlState(err) != "42P07" {
+		t.Fatalf("failing DDL: %v, want 42P07", err)
+	}
+	tags, err = conn.PgConn().Exec(ctx, "DO $$ BEGIN END $$").ReadAll()
+	if err != nil || tags[0].CommandTag.String() != "DO" {
+		t.Fatalf("a DO after a failed retag: %v, %v", tags, err)
+	}
+}
+
+// TestHookOnExecute: work attached to a prepared statement runs at every
+// execution, also when a statement cache skips the Parse.
+func TestHookOnExecute(t *testing.T) {
+	h := &ddlHook{}
+	p := startProxy(t, func(c *proxy.Config) { c.Hook = h })
+	conn := connect(t, p.dsn(t, pgtest.NewDB(t)))
+	var pid uint32
+	if err := conn.QueryRow(ctxT(t), "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	modes := []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheStatement,
+		pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol}
+	for _, mode := range modes {
+		var one int
+		if err := conn.QueryRow(ctxT(t), "SELECT counted()", mode).Scan(&one); err != nil || one != 1 {
+			t.Fatalf("%v: %d, %v", mode, one, err)
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.execs != len(modes) {
+		t.Fatalf("work ran %d times for %d executions", h.execs, len(modes))
+	}
+	for _, got := range h.pids {
+		if got != pid {
+			t.Fatalf("BackendPID = %d, want the upstream's %d", got, pid)
+		}
+	}
 }

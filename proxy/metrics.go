@@ -9,6 +9,8 @@ type metrics struct {
 	sessionsActive prometheus.Gauge
 	sessionsTotal  prometheus.Counter
 	statements     *prometheus.CounterVec
+	simple         prometheus.Counter
+	extended       prometheus.Counter
 	bytesUp        prometheus.Counter
 	bytesDown      prometheus.Counter
 	errors         *prometheus.CounterVec
@@ -43,6 +45,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
 	}
+	m.simple, m.extended = m.statements.WithLabelValues("simple"), m.statements.WithLabelValues("extended")
 	if reg == nil {
 		return m, nil
 	}

@@ -69,14 +69,17 @@ func (s *session) clientMessage(f frame) error {
 		err = s.statement(f)
 	case 'S', 'F':
 		s.state.pending.Add(1)
+		s.tags.request()
 		err = relay(s.upW, s.clR, f)
+	case 'B', 'C', 'E':
+		err = s.watchedMessage(f)
 	case 'X':
 		if err := relay(s.upW, s.clR, f); err != nil {
 			return err
 		}
 		_ = s.upW.Flush()
 		return errTerminate
-	case 'B', 'C', 'D', 'E', 'H', 'd', 'c', 'f':
+	case 'D', 'H', 'd', 'c', 'f':
 		err = relay(s.upW, s.clR, f)
 	default:
 		return newClientError(codeProtocolViolation, "invalid frontend message type %d", f.typ)
@@ -87,22 +90,22 @@ func (s *session) clientMessage(f frame) error {
 // statement relays a Query or Parse, asking the hook what to run. With no
 // hook the message is relayed without being decoded.
 func (s *session) statement(f frame) error {
-	kind := SimpleQuery
 	if f.typ == 'Q' {
-		s.state.pending.Add(1)
-		s.srv.metrics.statements.WithLabelValues("simple").Inc()
+		s.srv.metrics.simple.Inc()
 	} else {
-		kind = ExtendedParse
-		s.srv.metrics.statements.WithLabelValues("extended").Inc()
+		s.srv.metrics.extended.Inc()
 	}
 	if s.srv.cfg.Hook == nil {
+		if f.typ == 'Q' {
+			s.queryRequest()
+		}
 		return relay(s.upW, s.clR, f)
 	}
 	body, err := readBody(s.clR, f)
 	if err != nil {
 		return err
 	}
-	if kind == SimpleQuery {
+	if f.typ == 'Q' {
 		return s.hookQuery(f, body)
 	}
 	return s.hookParse(f, body)
@@ -113,11 +116,15 @@ func (s *session) hookQuery(f frame, body []byte) error {
 	if err := q.Decode(body); err != nil {
 		return newClientError(codeProtocolViolation, "invalid Query message: %v", err)
 	}
-	out := s.srv.cfg.Hook.Statement(context.Background(), s.state, SimpleQuery, q.String)
-	if out == q.String {
+	rw := s.srv.cfg.Hook.Statement(context.Background(), s.state, SimpleQuery, q.String)
+	s.queryRequest() // only now: a Barrier in the hook waits for earlier requests
+	if rw.Tag != "" {
+		s.tags.add(rw.Tag, false)
+	}
+	if rw.SQL == q.String {
 		return writeRaw(s.upW, f, body)
 	}
-	return writeMsg(s.upW, &pgproto3.Query{String: out})
+	return writeMsg(s.upW, &pgproto3.Query{String: rw.SQL})
 }
 
 func (s *session) hookParse(f frame, body []byte) error {
@@ -125,12 +132,19 @@ func (s *session) hookParse(f frame, body []byte) error {
 	if err := p.Decode(body); err != nil {
 		return newClientError(codeProtocolViolation, "invalid Parse message: %v", err)
 	}
-	out := s.srv.cfg.Hook.Statement(context.Background(), s.state, ExtendedParse, p.Query)
-	if out == p.Query {
+	rw := s.srv.cfg.Hook.Statement(context.Background(), s.state, ExtendedParse, p.Query)
+	s.watch.parse(p.Name, rw)
+	if rw.SQL == p.Query {
 		return writeRaw(s.upW, f, body)
 	}
-	p.Query = out
+	p.Query = rw.SQL
 	return writeMsg(s.upW, &p)
+}
+
+// queryRequest counts a Query as a request awaiting ReadyForQuery.
+func (s *session) queryRequest() {
+	s.state.pending.Add(1)
+	s.tags.request()
 }
 
 // writeRaw writes a message from its header and an already read body.
@@ -175,6 +189,8 @@ func (s *session) upstreamMessage(f frame, n *int) error {
 		err = s.parameterStatus(f)
 	case 'Z':
 		err = s.readyForQuery(f)
+	case 'C', 'I', 's':
+		err = s.completionMessage(f)
 	default:
 		err = relay(s.clW, s.upR, f)
 	}

@@ -46,6 +46,9 @@ type session struct {
 	key   cancelKey                // what the client knows us by
 	upKey *pgproto3.BackendKeyData // what the upstream knows us by
 
+	tags  retagger // command tags to rewrite
+	watch watches  // prepared statements with work before each execution
+
 	stop atomic.Pointer[clientError] // set when the server ends the session
 }
 
@@ -68,6 +71,7 @@ func (s *session) run() error {
 // serve runs an ordinary session once the client's startup packet is in.
 func (s *session) serve(res *startupResult) error {
 	s.state = newSessionState(res.msg.Parameters)
+	s.state.barrier = s.barrier
 	s.log = s.log.With("user", res.msg.Parameters["user"], "database", res.msg.Parameters["database"])
 	s.clR = bufio.NewReaderSize(s.client, bufSize)
 	s.clW = bufio.NewWriterSize(s.client, bufSize)
@@ -138,6 +142,15 @@ func (s *session) relayLoops() error {
 		cause = stop
 	}
 	return s.finish(cause)
+}
+
+// barrier flushes what the client sent and waits until every request sent
+// so far has been answered. It runs on the client loop's goroutine.
+func (s *session) barrier(ctx context.Context) error {
+	if err := s.upW.Flush(); err != nil {
+		return wrapWrite(err)
+	}
+	return s.state.waitIdle(ctx)
 }
 
 // endUpstream cancels whatever the upstream is still running for a client

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"maps"
 	"sync"
 	"sync/atomic"
@@ -18,10 +19,14 @@ type SessionState struct {
 
 	txStatus atomic.Uint32 // 'I', 'T' or 'E'; 0 before the first ReadyForQuery
 	pending  atomic.Int64  // requests sent upstream still awaiting ReadyForQuery
+	idleCh   chan struct{} // signalled when pending drops to zero
+
+	backendPID uint32                      // the upstream backend's process ID
+	barrier    func(context.Context) error // set by the session
 }
 
 func newSessionState(startup map[string]string) *SessionState {
-	return &SessionState{startup: startup, params: make(map[string]string)}
+	return &SessionState{startup: startup, params: make(map[string]string), idleCh: make(chan struct{}, 1)}
 }
 
 // Startup returns a startup parameter the client sent (user, database, ...).
@@ -55,4 +60,41 @@ func (s *SessionState) TxStatus() byte { return byte(s.txStatus.Load()) }
 // idle reports whether nothing is in flight and no transaction is open.
 func (s *SessionState) idle() bool {
 	return s.pending.Load() == 0 && s.TxStatus() == 'I'
+}
+
+// BackendPID is the process ID of the upstream backend serving the session
+// (what pg_backend_pid() returns there).
+func (s *SessionState) BackendPID() uint32 { return s.backendPID }
+
+// Barrier sends everything the client has sent so far upstream and waits
+// until every request before the current statement has been answered. A
+// hook calls it before work that must see the session's earlier statements
+// committed. It may only be called from within Hook.Statement or OnExecute.
+func (s *SessionState) Barrier(ctx context.Context) error {
+	if s.barrier == nil {
+		return nil
+	}
+	return s.barrier(ctx)
+}
+
+// requestDone records one ReadyForQuery and wakes a Barrier at zero.
+func (s *SessionState) requestDone() {
+	if s.pending.Load() > 0 && s.pending.Add(-1) == 0 {
+		select {
+		case s.idleCh <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// waitIdle blocks until no request is pending.
+func (s *SessionState) waitIdle(ctx context.Context) error {
+	for s.pending.Load() > 0 {
+		select {
+		case <-s.idleCh:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }

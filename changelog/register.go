@@ -44,8 +44,15 @@ func columnsJSON(cols []rollup.Column) string {
 // and tier tables exist: row-level security admits it only for tables that
 // user owns. The schema is taken from where the base table really is.
 func RegisterSQL(t *rollup.Table) string {
-	base := Literal(qualified(t.Schema, t.Name)) + "::regclass"
-	rows := []string{registerRow(t, Literal("BASE"), Literal(t.Name), "0", "NULL", "NULL", Literal(columnsJSON(t.Columns)))}
+	base := registerRow(t, Literal("BASE"), Literal(t.Name), "0", "NULL", "NULL", Literal(columnsJSON(t.Columns)))
+	return registerSQL(t, append([]string{base}, tierRows(t)...))
+}
+
+// RegisterTiersSQL records t's tiers (not the base) in spiral.metadata.
+func RegisterTiersSQL(t *rollup.Table) string { return registerSQL(t, tierRows(t)) }
+
+func tierRows(t *rollup.Table) []string {
+	var rows []string
 	for _, f := range t.Frames {
 		unit := "NULL"
 		if f.Calendar() {
@@ -54,6 +61,11 @@ func RegisterSQL(t *rollup.Table) string {
 		rows = append(rows, registerRow(t, Literal(t.Name), Literal(t.Name+"_"+f.Name),
 			fmt.Sprint(f.Seconds), Literal(f.Name), unit, "'[]'"))
 	}
+	return rows
+}
+
+func registerSQL(t *rollup.Table, rows []string) string {
+	base := Literal(qualified(t.Schema, t.Name)) + "::regclass"
 	return fmt.Sprintf(`INSERT INTO spiral.metadata (view_schema, view_name, parent_view, frame_seconds,
   scope_columns, frame, calendar_unit, time_column, timezone, columns, base_oid)
 SELECT n.nspname, v.view_name, v.parent_view, v.frame_seconds, v.scope_columns, v.frame, v.calendar_unit,

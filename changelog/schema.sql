@@ -43,9 +43,12 @@ CREATE POLICY metadata_delete ON spiral.metadata FOR DELETE USING (spiral.owns(b
 
 -- Dirty marks: [t_start, t_end) in epoch seconds of one tenant (scope, a
 -- jsonb object of the scope columns; NULL = every tenant) of one base table.
--- Rows are only ever inserted by the triggers and deleted by the refresh
--- that recomputed them; they are never updated, so a refresh running under
--- one snapshot removes exactly the marks whose data it saw.
+-- Rows are inserted only by the triggers (and backfill scheduling), and
+-- removed only by the refresh that recomputed them, which runs under one
+-- snapshot and so removes exactly the marks whose data it saw. The only
+-- update is that refresh trimming the start of a range it recomputed in
+-- part; writers never update marks, so no write is ever folded into an
+-- older mark.
 CREATE TABLE spiral.marks (
   id         bigserial   PRIMARY KEY,
   base_oid   oid         NOT NULL,
@@ -126,6 +129,29 @@ BEGIN
   RETURN NULL;
 END $$;
 
+-- Marks every bucket of a base table dirty for every tenant: one range over
+-- the data's whole time span. Used when tiers are added; the refresh works
+-- through it a slice at a time.
+CREATE FUNCTION spiral.schedule_backfill(base regclass) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, spiral AS $$
+DECLARE
+  tcol text;
+  b record;
+  lo bigint;
+  hi bigint;
+BEGIN
+  SELECT quote_ident(time_column) INTO tcol FROM spiral.metadata WHERE base_oid = base AND parent_view = 'BASE';
+  SELECT * INTO b FROM spiral.bucket_sql(base);
+  IF tcol IS NULL OR b.b_start IS NULL THEN
+    RETURN;
+  END IF;
+  EXECUTE format('SELECT (SELECT %2$s FROM (SELECT min(%1$s) AS %1$s FROM %3$s) s), (SELECT %4$s FROM (SELECT max(%1$s) AS %1$s FROM %3$s) s)',
+                 tcol, b.b_start, base, b.b_end) INTO lo, hi;
+  IF lo IS NOT NULL THEN
+    INSERT INTO spiral.marks (base_oid, t_start, t_end, scope) VALUES (base, lo, hi, NULL);
+  END IF;
+END $$;
+
 -- TRUNCATE empties the tiers at once: it holds ACCESS EXCLUSIVE on the base,
 -- so no other writer's marks can be pending, and every earlier mark refers
 -- to rows that are gone.
@@ -197,6 +223,33 @@ CREATE FUNCTION spiral.spiral_lag(tbl regclass) RETURNS interval
 LANGUAGE sql STABLE SET search_path = pg_catalog, spiral AS $$
   SELECT clock_timestamp() - min(created_at) FROM spiral.marks WHERE base_oid = tbl
 $$;
+
+-- The outcome of the last spiral_refresh of each backend, written by the
+-- daemon just before the statement that reads it runs (prepared statements
+-- re-executed from a client's cache read it again).
+CREATE TABLE spiral.refresh_results (
+  backend_pid int PRIMARY KEY,
+  buckets     bigint,
+  error_code  text,
+  error_text  text,
+  error_hint  text
+);
+GRANT SELECT ON spiral.refresh_results TO PUBLIC;
+
+CREATE FUNCTION spiral.refresh_result() RETURNS bigint
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, spiral AS $$
+DECLARE
+  r record;
+BEGIN
+  SELECT * INTO r FROM spiral.refresh_results WHERE backend_pid = pg_backend_pid();
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'spiral_refresh has no result for this session' USING ERRCODE = 'XX000';
+  END IF;
+  IF r.error_code IS NOT NULL THEN
+    RAISE EXCEPTION '%', r.error_text USING ERRCODE = r.error_code, HINT = coalesce(r.error_hint, '');
+  END IF;
+  RETURN r.buckets;
+END $$;
 
 -- Through the proxy, spiral_refresh(table [, scope]) recomputes dirty buckets
 -- and returns how many. It needs the daemon's refresh engine, so a direct

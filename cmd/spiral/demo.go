@@ -43,19 +43,24 @@ func runDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	defer cluster.Stop()
-	if err := loadDemo(ctx, cluster); err != nil {
-		return err
-	}
-	o.proxy.Upstream = cluster.DSN("postgres")
-	return serve(ctx, o, log, func(addr string) { printConnect(addr, cluster.User()) })
-}
-
-func loadDemo(ctx context.Context, c *pgcluster.Cluster) error {
-	if err := demo.EnsureDatabase(ctx, c.DSN("postgres")); err != nil {
+	if err := demo.EnsureDatabase(ctx, cluster.DSN("postgres")); err != nil {
 		return fmt.Errorf("create demo database: %w", err)
 	}
+	o.proxy.Upstream = cluster.DSN(demo.Database)
+	return serve(ctx, o, log, func(addr string) error {
+		if err := loadDemo(ctx, addr, cluster.User()); err != nil {
+			return err
+		}
+		printConnect(addr, cluster.User())
+		return nil
+	})
+}
+
+// loadDemo creates and fills the demo table through the proxy itself, the
+// way a user would: the CREATE TABLE ... WITH (spiral.*) needs it.
+func loadDemo(ctx context.Context, addr, user string) error {
 	fmt.Fprintf(os.Stderr, "loading demo data (%d ticks for %d symbols) ...\n", demo.Rows, demo.Symbols)
-	loaded, err := demo.Load(ctx, c.DSN(demo.Database))
+	loaded, err := demo.Load(ctx, fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable", user, addr, demo.Database))
 	if err != nil {
 		return fmt.Errorf("load demo data: %w", err)
 	}
@@ -72,10 +77,11 @@ spiral demo is running. Connect with:
 
   psql "host=%s port=%s user=%s dbname=%s"
 
-and try:
+ticks is a tracked table (tiers 1m, 1h, 1d). Try:
 
-  SELECT symbol_id, date_trunc('day', t) AS day, min(price), max(price), sum(vol)
-  FROM ticks GROUP BY 1, 2 ORDER BY 1, 2 LIMIT 10;
+  SELECT * FROM spiral.status;
+  SELECT symbol_id, t, row_count, price_ohlcv_o, price_ohlcv_c, vol FROM ticks_1h ORDER BY 2, 1 LIMIT 10;
+  SELECT spiral_refresh('ticks');
 
 Press Ctrl-C to stop.
 `, host, port, user, demo.Database)

@@ -15,12 +15,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"spiral/changelog"
+	"spiral/internal/engine"
 	"spiral/proxy"
 )
 
 // serveOptions is everything `spiral serve` runs with.
 type serveOptions struct {
 	proxy           proxy.Config
+	worker          engine.WorkerConfig
+	workerDSN       string
 	listen          string
 	metricsListen   string
 	shutdownTimeout time.Duration
@@ -38,6 +42,10 @@ func serveFlags(fs *flag.FlagSet, o *serveOptions, tlsCert, tlsKey *string) {
 	fs.DurationVar(&o.proxy.StartupTimeout, "startup-timeout", def.StartupTimeout, "time a client has to start up and authenticate")
 	fs.DurationVar(&o.proxy.ConnectTimeout, "connect-timeout", def.ConnectTimeout, "time to connect to the upstream server")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, time sessions get to finish before they are closed")
+	o.worker = engine.DefaultWorkerConfig()
+	fs.DurationVar(&o.worker.Tick, "tick", o.worker.Tick, "how often the worker looks for dirty buckets")
+	fs.IntVar(&o.worker.BatchSize, "batch-size", o.worker.BatchSize, "dirty marks recomputed per refresh transaction")
+	fs.IntVar(&o.worker.Workers, "workers", o.worker.Workers, "tables refreshed in parallel")
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -46,6 +54,7 @@ func runServe(ctx context.Context, args []string) error {
 	var lf logFlags
 	var cert, key string
 	fs.StringVar(&o.proxy.Upstream, "upstream", "", "DSN of the PostgreSQL server to proxy (required)")
+	fs.StringVar(&o.workerDSN, "worker-dsn", "", "DSN (a superuser) of the database whose tracked tables spiral manages; default: --upstream")
 	serveFlags(fs, &o, &cert, &key)
 	lf.register(fs)
 	upstream := &o.proxy.Upstream
@@ -83,9 +92,15 @@ func loadTLS(cert, key string) (*tls.Config, error) {
 // serve runs the proxy and the metrics endpoint until ctx ends, then shuts
 // both down, giving sessions o.shutdownTimeout to finish. ready, when set,
 // is called with the proxy's address once it accepts connections.
-func serve(ctx context.Context, o serveOptions, log *slog.Logger, ready func(addr string)) error {
+func serve(ctx context.Context, o serveOptions, log *slog.Logger, ready func(addr string) error) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	eng, err := startEngine(ctx, o, log)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	o.proxy.Hook = eng
 	srv, err := proxy.New(o.proxy, log, reg)
 	if err != nil {
 		return err
@@ -99,13 +114,34 @@ func serve(ctx context.Context, o serveOptions, log *slog.Logger, ready func(add
 		l.Close()
 		return err
 	}
+	wctx, stopWorker := context.WithCancel(context.Background())
+	workerDone := make(chan error, 1)
+	go func() { workerDone <- eng.Worker(o.worker, reg).Run(wctx) }()
+	defer func() { stopWorker(); <-workerDone }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	log.Info("spiral proxy listening", "addr", l.Addr().String(), "metrics", o.metricsListen)
 	if ready != nil {
-		ready(l.Addr().String())
+		if err := ready(l.Addr().String()); err != nil {
+			_ = srv.Close()
+			<-errc
+			return err
+		}
 	}
 	return waitAndShutdown(ctx, srv, ms, errc, o.shutdownTimeout, log)
+}
+
+// startEngine connects the statement hook and worker to the worker DSN.
+func startEngine(ctx context.Context, o serveOptions, log *slog.Logger) (*engine.Engine, error) {
+	dsn := o.workerDSN
+	if dsn == "" {
+		dsn = o.proxy.Upstream
+	}
+	eng, err := engine.New(ctx, dsn, log)
+	if errors.Is(err, changelog.ErrNotSuperuser) {
+		return nil, fmt.Errorf("%w\nhint: point --worker-dsn (SPIRAL_WORKER_DSN) at a superuser of the database spiral manages", err)
+	}
+	return eng, err
 }
 
 // waitAndShutdown waits for ctx or a serve failure, then shuts down.

@@ -20,13 +20,14 @@ const (
 // Rows is the number of rows Load inserts.
 const Rows = Symbols * Days * 86400 / Step
 
+// schema declares ticks as a tracked table; it must go through the proxy.
 const schema = `
 CREATE TABLE ticks (
   t         timestamptz NOT NULL,
   symbol_id int NOT NULL,
-  price     double precision,
-  vol       int
-)`
+  price     double precision, -- Spiral: ohlcv, stats, sketch
+  vol       int               -- Spiral: sum
+) WITH (spiral.frames = '1m,1h,1d', spiral.tenant = 'symbol_id')`
 
 // The prices are a deterministic wave per symbol plus noise, so that
 // aggregates have something to show; setseed keeps runs identical.
@@ -39,11 +40,10 @@ SELECT ts, s,
 FROM generate_series(1, %d) AS s,
      generate_series(date_trunc('day', now()) - interval '%d days', date_trunc('day', now()) - interval '%d seconds',
                      interval '%d seconds') AS ts;
-CREATE INDEX ticks_t_idx ON ticks (t);
 ANALYZE ticks;`
 
-// Load creates the demo table in the database at dsn and fills it, unless
-// it is already there. It reports whether it loaded anything.
+// Load creates the demo table through the spiral proxy at dsn and fills it,
+// unless it is already there. It reports whether it loaded anything.
 func Load(ctx context.Context, dsn string) (bool, error) {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
@@ -57,18 +57,13 @@ func Load(ctx context.Context, dsn string) (bool, error) {
 	if exists {
 		return false, nil
 	}
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, schema); err != nil {
+	if _, err := conn.Exec(ctx, schema); err != nil {
 		return false, fmt.Errorf("create ticks: %w", err)
 	}
-	if _, err := tx.Exec(ctx, fmt.Sprintf(fill, Symbols, Days, Step, Step)); err != nil {
+	if _, err := conn.Exec(ctx, fmt.Sprintf(fill, Symbols, Days, Step, Step)); err != nil {
 		return false, fmt.Errorf("fill ticks: %w", err)
 	}
-	return true, tx.Commit(ctx)
+	return true, nil
 }
 
 // EnsureDatabase creates the demo database through the admin DSN if needed.

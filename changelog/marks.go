@@ -1,0 +1,131 @@
+package changelog
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"spiral/rollup"
+)
+
+// Store reads and settles marks for the refresh engine; it implements
+// rollup.Marks. All its work happens in the caller's transaction.
+type Store struct{}
+
+var _ rollup.Marks = Store{}
+
+// Pending returns up to limit marks of base visible in tx's snapshot,
+// oldest first. With conds, only marks of the matching tenants; marks for
+// every tenant (scope NULL, from a backfill) never match a condition.
+func (Store) Pending(ctx context.Context, tx pgx.Tx, base uint32, conds []rollup.ScopeCond, limit int) ([]rollup.Mark, error) {
+	q := `SELECT id, t_start, t_end, scope FROM spiral.marks WHERE base_oid = $1`
+	args := []any{base}
+	for _, c := range conds {
+		args = append(args, c.Column, c.Values)
+		q += fmt.Sprintf(" AND scope ->> $%d = ANY($%d::text[])", len(args)-1, len(args))
+	}
+	args = append(args, limit)
+	q += fmt.Sprintf(" ORDER BY id LIMIT $%d", len(args))
+	rows, err := tx.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("pending marks: %w", err)
+	}
+	marks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (rollup.Mark, error) {
+		var m rollup.Mark
+		err := r.Scan(&m.ID, &m.Start, &m.End, &m.Scope)
+		return m, err
+	})
+	return marks, wrap("pending marks", err)
+}
+
+// Remove deletes the marks with these IDs.
+func (Store) Remove(ctx context.Context, tx pgx.Tx, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `DELETE FROM spiral.marks WHERE id = ANY($1)`, ids)
+	return wrap("remove marks", err)
+}
+
+// Trim moves the start of a mark whose beginning has been recomputed.
+func (Store) Trim(ctx context.Context, tx pgx.Tx, id int64, start int64) error {
+	_, err := tx.Exec(ctx, `UPDATE spiral.marks SET t_start = $2 WHERE id = $1 AND t_end > $2`, id, start)
+	return wrap("trim mark", err)
+}
+
+// querier is what catalog reads need: a connection, pool or transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// ErrNotTracked is wrapped by Load for a table spiral does not track.
+var ErrNotTracked = fmt.Errorf("changelog: not a tracked table")
+
+// Load reads one tracked table's spec from spiral.metadata. An empty schema
+// matches any schema, and is an error when the name is tracked in several.
+func Load(ctx context.Context, q querier, schema, name string) (rollup.Tracked, error) {
+	all, err := LoadAll(ctx, q)
+	if err != nil {
+		return rollup.Tracked{}, err
+	}
+	var found []rollup.Tracked
+	for _, t := range all {
+		if t.Table.Name == name && (schema == "" || t.Table.Schema == schema) {
+			found = append(found, t)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return rollup.Tracked{}, fmt.Errorf("%w: %s", ErrNotTracked, qualified(schema, name))
+	case 1:
+		return found[0], nil
+	}
+	return rollup.Tracked{}, fmt.Errorf("%s is tracked in several schemas; qualify it", quoteIdent(name))
+}
+
+// catalogQuery returns one row per tracked base table with its tiers'
+// frames, and the types of its scope columns as the catalog has them.
+const catalogQuery = `
+SELECT b.base_oid::int8, b.view_schema, b.view_name, b.time_column, b.scope_columns, b.timezone, b.columns,
+       coalesce((SELECT string_agg(t.frame, ',' ORDER BY t.frame_seconds) FROM spiral.metadata t
+                 WHERE t.base_oid = b.base_oid AND t.parent_view <> 'BASE'), ''),
+       coalesce((SELECT array_agg(format_type(a.atttypid, NULL) ORDER BY s.ord)
+                 FROM unnest(b.scope_columns) WITH ORDINALITY AS s(col, ord)
+                 JOIN pg_attribute a ON a.attrelid = b.base_oid AND a.attname = s.col), '{}')
+FROM spiral.metadata b
+WHERE b.parent_view = 'BASE'
+ORDER BY b.view_schema, b.view_name`
+
+// LoadAll reads every tracked table.
+func LoadAll(ctx context.Context, q querier) ([]rollup.Tracked, error) {
+	rows, err := q.Query(ctx, catalogQuery)
+	if err != nil {
+		return nil, fmt.Errorf("load catalog: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, scanTracked)
+	return out, wrap("load catalog", err)
+}
+
+func scanTracked(r pgx.CollectableRow) (rollup.Tracked, error) {
+	var oid int64
+	var t rollup.Table
+	var cols []columnJSON
+	var frames string
+	if err := r.Scan(&oid, &t.Schema, &t.Name, &t.TimeColumn, &t.ScopeColumns, &t.TimeZone, &cols, &frames, &t.ScopeTypes); err != nil {
+		return rollup.Tracked{}, err
+	}
+	fs, err := rollup.ParseFrames(frames)
+	if err != nil {
+		return rollup.Tracked{}, fmt.Errorf("frames of %s: %w", t.Name, err)
+	}
+	t.Frames = fs
+	for i, st := range t.ScopeTypes {
+		t.ScopeTypes[i] = rollup.CanonicalType(strings.TrimSpace(st))
+	}
+	for _, c := range cols {
+		t.Columns = append(t.Columns, rollup.Column{Name: c.Name, Type: c.Type, Kinds: c.Kinds})
+	}
+	return rollup.Tracked{Table: &t, OID: uint32(oid)}, nil
+}

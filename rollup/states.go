@@ -1,0 +1,279 @@
+package rollup
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"spiral/stats"
+)
+
+// This file fills the tier columns only Go can compute: DDSketch and
+// t-digest states. The SQL path has already inserted the rows of the item
+// (with these columns NULL); rebuildStates streams the item's values, or
+// the child tier's states, in bucket order, builds one state per bucket and
+// column, and writes them into those rows with one UPDATE.
+
+// stateColumn is one sketch or tdigest column of the tiers.
+type stateColumn struct {
+	tier   string // tier column name
+	source string // base column name
+	kind   Kind
+}
+
+func (t *Table) stateColumns() []stateColumn {
+	var out []stateColumn
+	for _, c := range t.TierColumns() {
+		if c.Kind == KindSketch || c.Kind == KindTDigest {
+			out = append(out, stateColumn{tier: c.Name, source: c.Source, kind: c.Kind})
+		}
+	}
+	return out
+}
+
+// accumulator builds one state from values or from encoded child states.
+type accumulator interface {
+	add(x float64) error
+	merge(b []byte) error
+	encode() ([]byte, error) // nil when nothing was added
+}
+
+type sketchAcc struct{ s *stats.Sketch }
+
+func (a *sketchAcc) add(x float64) error { return a.s.Add(x) }
+func (a *sketchAcc) merge(b []byte) error {
+	var o stats.Sketch
+	if err := o.UnmarshalBinary(b); err != nil {
+		return err
+	}
+	return a.s.Merge(&o)
+}
+func (a *sketchAcc) encode() ([]byte, error) {
+	if a.s.Count() == 0 {
+		return nil, nil
+	}
+	return a.s.MarshalBinary()
+}
+
+type digestAcc struct{ d *stats.TDigest }
+
+func (a *digestAcc) add(x float64) error { return a.d.Add(x) }
+func (a *digestAcc) merge(b []byte) error {
+	var o stats.TDigest
+	if err := o.UnmarshalBinary(b); err != nil {
+		return err
+	}
+	return a.d.Merge(&o)
+}
+func (a *digestAcc) encode() ([]byte, error) {
+	if a.d.Count() == 0 {
+		return nil, nil
+	}
+	return a.d.MarshalBinary()
+}
+
+func newAccumulator(k Kind) accumulator {
+	if k == KindSketch {
+		return &sketchAcc{stats.NewSketch()}
+	}
+	return &digestAcc{stats.NewTDigest()}
+}
+
+// stateRows collects the states of each bucket, keyed as the UPDATE needs.
+type stateRows struct {
+	keys   [][]string // per scope column, the tenants' values as text
+	bucket []int64    // bucket start, epoch seconds
+	states [][][]byte // per state column
+}
+
+// rebuildStates computes the sketch and tdigest columns of one item at one
+// level and writes them into the rows the SQL path inserted.
+func rebuildStates(ctx context.Context, tx pgx.Tx, t *Table, level int, it item, pred string, args []any) error {
+	cols := t.stateColumns()
+	rows, err := tx.Query(ctx, statesSource(t, level, cols, pred), args...)
+	if err != nil {
+		return err
+	}
+	out, err := foldStates(rows, len(t.ScopeColumns), cols, level == 0)
+	if err != nil {
+		return fmt.Errorf("states: %w", err)
+	}
+	if len(out.bucket) == 0 {
+		return nil
+	}
+	_, err = tx.Exec(ctx, statesUpdate(t, t.Frames[level], cols), out.args()...)
+	return err
+}
+
+// statesSource selects, in bucket order, the scope keys as text, the bucket
+// start and the inputs: raw values as float8 at the finest level, the
+// child tier's encoded states above it.
+func statesSource(t *Table, level int, cols []stateColumn, pred string) string {
+	f, rel := t.Frames[level], t.baseRelation()
+	if level > 0 {
+		rel = t.tierRelation(t.Frames[level-1])
+	}
+	ts := QuoteIdent(t.TimeColumn)
+	sel := make([]string, 0, len(t.ScopeColumns)+1+len(cols))
+	for _, s := range t.ScopeColumns {
+		sel = append(sel, QuoteIdent(s)+"::text")
+	}
+	sel = append(sel, fmt.Sprintf("extract(epoch from %s)::bigint", f.SQLBucket(ts, t.zone())))
+	for _, c := range cols {
+		if level == 0 {
+			sel = append(sel, QuoteIdent(c.source)+"::float8")
+		} else {
+			sel = append(sel, QuoteIdent(c.tier))
+		}
+	}
+	order := make([]string, len(t.ScopeColumns)+1)
+	for i := range order {
+		order[i] = fmt.Sprint(i + 1)
+	}
+	return fmt.Sprintf("SELECT %s FROM %s WHERE (%s) AND %s IS NOT NULL ORDER BY %s",
+		strings.Join(sel, ", "), rel, pred, ts, strings.Join(order, ", "))
+}
+
+// foldStates reads rows ordered by bucket and folds each bucket's inputs.
+func foldStates(rows pgx.Rows, nkeys int, cols []stateColumn, raw bool) (*stateRows, error) {
+	defer rows.Close()
+	out := &stateRows{keys: make([][]string, nkeys), states: make([][][]byte, len(cols))}
+	var cur []string
+	var b int64
+	var accs []accumulator
+	for rows.Next() {
+		keys, bucket, vals, err := scanStateRow(rows, nkeys, len(cols), raw)
+		if err != nil {
+			return nil, err
+		}
+		if accs == nil || bucket != b || !equalKeys(keys, cur) {
+			if err := out.emit(cur, b, accs); err != nil {
+				return nil, err
+			}
+			cur, b, accs = keys, bucket, newAccumulators(cols)
+		}
+		if err := feed(accs, vals, raw); err != nil {
+			return nil, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, out.emit(cur, b, accs)
+}
+
+func newAccumulators(cols []stateColumn) []accumulator {
+	accs := make([]accumulator, len(cols))
+	for i, c := range cols {
+		accs[i] = newAccumulator(c.kind)
+	}
+	return accs
+}
+
+// scanStateRow reads one row: keys, bucket, then a value per column (float8
+// or bytea; nil for NULL).
+func scanStateRow(rows pgx.Rows, nkeys, ncols int, raw bool) ([]string, int64, []any, error) {
+	keys := make([]string, nkeys)
+	vals := make([]any, ncols)
+	dest := make([]any, 0, nkeys+1+ncols)
+	for i := range keys {
+		dest = append(dest, &keys[i])
+	}
+	var bucket int64
+	dest = append(dest, &bucket)
+	for i := range vals {
+		if raw {
+			vals[i] = new(*float64)
+		} else {
+			vals[i] = new([]byte)
+		}
+		dest = append(dest, vals[i])
+	}
+	return keys, bucket, vals, rows.Scan(dest...)
+}
+
+// feed adds one row's inputs; NULLs are skipped as SQL aggregates skip them.
+func feed(accs []accumulator, vals []any, raw bool) error {
+	for i, v := range vals {
+		var err error
+		if raw {
+			if x := *v.(**float64); x != nil {
+				err = accs[i].add(*x)
+			}
+		} else if b := *v.(*[]byte); b != nil {
+			err = accs[i].merge(b)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// emit appends one finished bucket.
+func (o *stateRows) emit(keys []string, bucket int64, accs []accumulator) error {
+	if accs == nil {
+		return nil
+	}
+	for i, k := range keys {
+		o.keys[i] = append(o.keys[i], k)
+	}
+	o.bucket = append(o.bucket, bucket)
+	for i, a := range accs {
+		b, err := a.encode()
+		if err != nil {
+			return err
+		}
+		o.states[i] = append(o.states[i], b)
+	}
+	return nil
+}
+
+func (o *stateRows) args() []any {
+	args := make([]any, 0, len(o.keys)+1+len(o.states))
+	for _, k := range o.keys {
+		args = append(args, k)
+	}
+	args = append(args, o.bucket)
+	for _, s := range o.states {
+		args = append(args, s)
+	}
+	return args
+}
+
+func equalKeys(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// statesUpdate writes the states of many buckets with one UPDATE over
+// unnest()ed arrays: $1..$k scope keys (text[]), $k+1 buckets (int8[]),
+// then one bytea[] per state column.
+func statesUpdate(t *Table, f Frame, cols []stateColumn) string {
+	n := len(t.ScopeColumns)
+	var arrays, names, sets, conds []string
+	for i, s := range t.ScopeColumns {
+		arrays = append(arrays, fmt.Sprintf("$%d::text[]", i+1))
+		names = append(names, fmt.Sprintf("k%d", i+1))
+		conds = append(conds, fmt.Sprintf("tier.%s = u.k%d::%s", QuoteIdent(s), i+1, t.scopeType(i)))
+	}
+	arrays = append(arrays, fmt.Sprintf("$%d::int8[]", n+1))
+	names = append(names, "b")
+	conds = append(conds, fmt.Sprintf("tier.%s = to_timestamp(u.b)", QuoteIdent(t.TimeColumn)))
+	for j, c := range cols {
+		arrays = append(arrays, fmt.Sprintf("$%d::bytea[]", n+2+j))
+		names = append(names, fmt.Sprintf("v%d", j+1))
+		sets = append(sets, fmt.Sprintf("%s = u.v%d", QuoteIdent(c.tier), j+1))
+	}
+	return fmt.Sprintf("UPDATE %s AS tier SET %s FROM unnest(%s) AS u(%s) WHERE %s",
+		t.tierRelation(f), strings.Join(sets, ", "), strings.Join(arrays, ", "), strings.Join(names, ", "), strings.Join(conds, " AND "))
+}

@@ -16,6 +16,8 @@ const usage = `spiral: fast aggregate queries over PostgreSQL time-series tables
 Usage:
   spiral serve --upstream DSN [flags]   run the proxy against an existing PostgreSQL
   spiral demo [flags]                   run a throw-away PostgreSQL with demo data behind the proxy
+  spiral refresh TABLE [--scope PRED]   recompute a tracked table's dirty buckets now
+  spiral status [--scopes]              show how far each tracked table's tiers trail it
   spiral help [command]                 show help
 
 Every flag can also be set as an environment variable: --max-message-size is
@@ -40,6 +42,10 @@ func run(args []string) int {
 		err = runServe(ctx, args[1:])
 	case "demo":
 		err = runDemo(ctx, args[1:])
+	case "refresh":
+		err = runRefresh(ctx, args[1:])
+	case "status":
+		err = runStatus(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return 0

@@ -74,8 +74,14 @@ func freeAddr(t *testing.T) string {
 // accepts connections.
 func daemon(t *testing.T, args ...string) (*exec.Cmd, *strings.Builder) {
 	t.Helper()
+	return daemonFor(t, pgtest.AdminDSN(), args...)
+}
+
+// daemonFor starts `spiral serve` against upstream.
+func daemonFor(t *testing.T, upstream string, args ...string) (*exec.Cmd, *strings.Builder) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"serve"}, args...)...)
-	cmd.Env = append(os.Environ(), "SPIRAL_TEST_AS_MAIN=1", "SPIRAL_UPSTREAM="+pgtest.AdminDSN())
+	cmd.Env = append(os.Environ(), "SPIRAL_TEST_AS_MAIN=1", "SPIRAL_UPSTREAM="+upstream)
 	var log strings.Builder
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"text/tabwriter"
+
+	"github.com/jackc/pgx/v5"
+
+	"spiral/internal/engine"
+	"spiral/rewrite"
+)
+
+// opsDSN is where operator commands connect: --dsn, else the daemon's
+// SPIRAL_WORKER_DSN, else SPIRAL_UPSTREAM.
+func opsDSN(flagValue string) (string, error) {
+	for _, v := range []string{flagValue, os.Getenv("SPIRAL_WORKER_DSN"), os.Getenv("SPIRAL_UPSTREAM")} {
+		if v != "" {
+			return v, nil
+		}
+	}
+	return "", errors.New("no database: give --dsn, or set SPIRAL_WORKER_DSN or SPIRAL_UPSTREAM")
+}
+
+// runRefresh is `spiral refresh TABLE [--scope 'col = v']`.
+func runRefresh(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("spiral refresh", flag.ContinueOnError)
+	dsnFlag := fs.String("dsn", "", "database (a superuser); default $SPIRAL_WORKER_DSN or $SPIRAL_UPSTREAM")
+	scope := fs.String("scope", "", "only these tenants, e.g. 'sensor_id = 3' or 'a IN (1, 2) AND b = 7'")
+	table, rest := splitTable(args)
+	if err := fs.Parse(rest); err != nil || table == "" || fs.NArg() > 0 {
+		fmt.Fprintln(fs.Output(), "usage: spiral refresh TABLE [--scope 'col = value'] [--dsn DSN]")
+		return errUsage
+	}
+	dsn, err := opsDSN(*dsnFlag)
+	if err != nil {
+		return err
+	}
+	schema, name, err := rewrite.ParseQualifiedName(table)
+	if err != nil {
+		return err
+	}
+	eng, err := engine.New(ctx, dsn, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	n, err := eng.RefreshTable(ctx, schema, name, *scope)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%d buckets refreshed\n", n)
+	return nil
+}
+
+// splitTable takes the table argument, which comes first, from args.
+func splitTable(args []string) (string, []string) {
+	if len(args) == 0 || len(args[0]) == 0 || args[0][0] == '-' {
+		return "", args
+	}
+	return args[0], args[1:]
+}
+
+// runStatus is `spiral status`: spiral.status, and with --scopes the
+// per-tenant spiral.scope_status.
+func runStatus(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("spiral status", flag.ContinueOnError)
+	dsnFlag := fs.String("dsn", "", "database; default $SPIRAL_WORKER_DSN or $SPIRAL_UPSTREAM")
+	scopes := fs.Bool("scopes", false, "also list dirty tenants (spiral.scope_status)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	dsn, err := opsDSN(*dsnFlag)
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if err := printQuery(ctx, os.Stdout, conn, `SELECT base_schema, base_view, tier_count, dirty_entries, dirty_scopes,
+		dirty_seconds, oldest_dirty_ts, newest_dirty_ts, lag FROM spiral.status ORDER BY 1, 2`); err != nil || !*scopes {
+		return err
+	}
+	fmt.Println()
+	return printQuery(ctx, os.Stdout, conn, `SELECT base_schema, base_view, scope_values, dirty_entries, dirty_seconds,
+		oldest_dirty_ts, lag FROM spiral.scope_status ORDER BY 1, 2, lag DESC`)
+}
+
+// printQuery prints a query's result as an aligned table.
+func printQuery(ctx context.Context, w io.Writer, conn *pgx.Conn, sql string) error {
+	rows, err := conn.Query(ctx, sql)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, f := range rows.FieldDescriptions() {
+		fmt.Fprintf(tw, "%s\t", f.Name)
+	}
+	fmt.Fprintln(tw)
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			return err
+		}
+		for _, v := range vals {
+			if v == nil {
+				v = ""
+			}
+			fmt.Fprintf(tw, "%v\t", v)
+		}
+		fmt.Fprintln(tw)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return tw.Flush()
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"spiral/changelog"
-	"spiral/internal/pgerr"
 	"spiral/proxy"
 	"spiral/rewrite"
 	"spiral/rollup"
@@ -75,4 +74,3 @@ func (e *Engine) storeResult(ctx context.Context, pid uint32, n int64, err error
 	return werr
 }
 
-var _ = pgerr.New

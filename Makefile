@@ -33,6 +33,9 @@ bench: deps
 	$(GO) run ./cmd/spiral-bench proxy --spiral-bin $(BIN)
 	$(GO) run ./cmd/spiral-bench stats
 	$(GO) test -run '^$$' -bench . -benchmem ./stats/... ./zorder/...
+	$(GO) run ./cmd/spiral-bench ingest
+	$(GO) run ./cmd/spiral-bench backfill
+	$(GO) run ./cmd/spiral-bench lag
 
 # Runs every fuzz target for FUZZTIME each.
 fuzz:

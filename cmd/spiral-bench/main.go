@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"spiral/internal/bench"
 )
@@ -18,10 +20,13 @@ import (
 const usage = `spiral-bench: spiral's benchmarks, each reporting ratios measured in one run
 
 Usage:
-  spiral-bench proxy [flags]   pgbench -S direct, through PgBouncer and through spiral
-  spiral-bench stats           the stats package's sketches and moments
+  spiral-bench proxy [flags]     pgbench -S direct, through PgBouncer and through spiral
+  spiral-bench stats             the stats package's sketches and moments
+  spiral-bench ingest [flags]    insert throughput, tracked vs untracked table
+  spiral-bench backfill [flags]  refresh into empty tiers vs INSERT ... SELECT ... GROUP BY
+  spiral-bench lag [flags]       spiral_lag under sustained ingest, worker running
 
-Run 'spiral-bench proxy -h' for its flags.
+Run 'spiral-bench BENCHMARK -h' for its flags.
 `
 
 func main() {
@@ -41,6 +46,12 @@ func run(args []string) int {
 		err = runProxy(ctx, args[1:])
 	case "stats":
 		err = bench.Stats(ctx, os.Stdout)
+	case "ingest":
+		err = runIngest(ctx, args[1:])
+	case "backfill":
+		err = runBackfill(ctx, args[1:])
+	case "lag":
+		err = runLag(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return 0
@@ -68,6 +79,15 @@ func runProxy(ctx context.Context, args []string) error {
 	fs.IntVar(&o.Rounds, "rounds", o.Rounds, "rounds; cells are interleaved round by round and the table shows medians")
 	fs.IntVar(&o.Scale, "scale", o.Scale, "pgbench -i scale factor")
 	fs.StringVar(&o.SpiralBin, "spiral-bin", "", "spiral binary to measure (default: bin/spiral if present, else go build ./cmd/spiral)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	o.Log = os.Stderr
+	return bench.Proxy(ctx, os.Stdout, o)
+}
+
+// parse parses flags and refuses positional arguments.
+func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -75,6 +95,76 @@ func runProxy(ctx context.Context, args []string) error {
 		fmt.Fprintf(fs.Output(), "unexpected arguments: %v\n", fs.Args())
 		return errUsage
 	}
+	return nil
+}
+
+func runIngest(ctx context.Context, args []string) error {
+	o := bench.DefaultIngestOptions()
+	fs := flag.NewFlagSet("spiral-bench ingest", flag.ContinueOnError)
+	fs.Func("rows", "rows per run, e.g. 1000000 or 1M (default 1M)", func(s string) error {
+		n, err := parseOneCount(s)
+		o.Rows = n
+		return err
+	})
+	fs.IntVar(&o.Tenants, "tenants", o.Tenants, "distinct tenants (sym values), taking turns")
+	fs.IntVar(&o.Rounds, "rounds", o.Rounds, "rounds; modes and targets are interleaved round by round and the table shows medians")
+	fs.BoolVar(&o.ViaProxy, "via-proxy", o.ViaProxy, "also load the tracked table through the proxy (an extra column)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
 	o.Log = os.Stderr
-	return bench.Proxy(ctx, os.Stdout, o)
+	return bench.Ingest(ctx, os.Stdout, o)
+}
+
+func parseOneCount(s string) (int, error) {
+	ns, err := bench.ParseCounts(s)
+	if err == nil && len(ns) != 1 {
+		err = fmt.Errorf("want one row count, got %q", s)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return ns[0], nil
+}
+
+func runBackfill(ctx context.Context, args []string) error {
+	o := bench.DefaultBackfillOptions()
+	fs := flag.NewFlagSet("spiral-bench backfill", flag.ContinueOnError)
+	fs.Func("rows", "comma-separated raw row counts, one run each, e.g. 1M,10M (default 1M,10M)", func(s string) error {
+		ns, err := bench.ParseCounts(s)
+		o.Rows = ns
+		return err
+	})
+	fs.IntVar(&o.Tenants, "tenants", o.Tenants, "distinct tenants (sym values), taking turns")
+	fs.IntVar(&o.Days, "days", o.Days, "days the rows are spread over")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	o.Log = os.Stderr
+	return bench.Backfill(ctx, os.Stdout, o)
+}
+func runLag(ctx context.Context, args []string) error {
+	o := bench.DefaultLagOptions()
+	fs := flag.NewFlagSet("spiral-bench lag", flag.ContinueOnError)
+	fs.IntVar(&o.Rate, "rate", o.Rate, "rows per second the writer keeps")
+	fs.DurationVar(&o.Duration, "duration", o.Duration, "how long the writer writes")
+	fs.IntVar(&o.Tenants, "tenants", o.Tenants, "distinct tenants (sym values), taking turns")
+	fs.DurationVar(&o.Interval, "interval", o.Interval, "one INSERT every interval")
+	fs.DurationVar(&o.Sample, "sample", o.Sample, "how often spiral_lag is read")
+	fs.Func("tick", "comma-separated worker ticks, one run each (default the worker's default, 1s)", func(s string) error {
+		o.Ticks = nil
+		for _, part := range strings.Split(s, ",") {
+			d, err := time.ParseDuration(strings.TrimSpace(part))
+			if err != nil {
+				return err
+			}
+			o.Ticks = append(o.Ticks, d)
+		}
+		return nil
+	})
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	o.Log = os.Stderr
+	return bench.Lag(ctx, os.Stdout, o)
 }

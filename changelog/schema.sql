@@ -66,9 +66,10 @@ SELECT b.view_schema AS base_schema, b.view_name AS base_view, m.t_start, m.t_en
 FROM spiral.marks m JOIN spiral.metadata b ON b.base_oid = m.base_oid AND b.parent_view = 'BASE';
 GRANT SELECT ON spiral.changelog TO PUBLIC;
 
--- The finest tier's bucket of a base, as SQL over a row source: the start
--- and end expressions in epoch seconds.
-CREATE FUNCTION spiral.bucket_sql(base oid, OUT b_start text, OUT b_end text)
+-- The finest tier's bucket of a base, as SQL: b_start and b_end in epoch
+-- seconds over the time column, and b_next, the end of the bucket that
+-- starts at the epoch-seconds column lo.
+CREATE FUNCTION spiral.bucket_sql(base oid, OUT b_start text, OUT b_end text, OUT b_next text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, spiral AS $$
 DECLARE
   r record;
@@ -83,22 +84,27 @@ BEGIN
   tcol := quote_ident(r.time_column);
   IF r.calendar_unit IS NULL THEN
     b_start := format('(floor(extract(epoch FROM %s) / %s)::bigint * %s)', tcol, r.frame_seconds, r.frame_seconds);
-    b_end := format('(floor(extract(epoch FROM %s) / %s)::bigint * %s + %s)', tcol, r.frame_seconds, r.frame_seconds, r.frame_seconds);
+    b_end := format('(%s + %s)', b_start, r.frame_seconds);
+    b_next := format('(lo + %s)', r.frame_seconds);
   ELSE
     b_start := format('extract(epoch FROM date_trunc(%L, %s, %L))::bigint', r.calendar_unit, tcol, r.timezone);
     b_end := format('extract(epoch FROM ((date_trunc(%L, %s, %L) AT TIME ZONE %L) + %L::interval) AT TIME ZONE %L)::bigint',
                     r.calendar_unit, tcol, r.timezone, r.timezone, '1 ' || r.calendar_unit, r.timezone);
+    b_next := format('extract(epoch FROM (to_timestamp(lo) AT TIME ZONE %L + %L::interval) AT TIME ZONE %L)::bigint',
+                     r.timezone, '1 ' || r.calendar_unit, r.timezone);
   END IF;
 END $$;
 
 -- Statement-level trigger body: one mark per distinct (tenant, finest
 -- bucket) the statement touched; a tenant with more than 64 buckets in one
--- statement gets one mark spanning them (bulk loads).
+-- statement gets one mark spanning them (bulk loads). Rows are reduced to
+-- distinct (tenant columns, bucket) before any jsonb is built.
 CREATE FUNCTION spiral.mark_dirty() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, spiral AS $$
 DECLARE
   scope_cols text[];
-  scope_expr text := '''{}''::jsonb';
+  cols text := '';
+  scope_expr text := $e$'{}'::jsonb$e$;
   b record;
   src text;
 BEGIN
@@ -111,7 +117,9 @@ BEGIN
     RETURN NULL;
   END IF;
   IF cardinality(scope_cols) > 0 THEN
-    SELECT 'jsonb_build_object(' || string_agg(format('%L, %I', c, c), ', ') || ')' INTO scope_expr
+    SELECT string_agg(quote_ident(c), ', ') || ', ',
+           'jsonb_build_object(' || string_agg(format('%L, %I', c, c), ', ') || ')'
+      INTO cols, scope_expr
     FROM unnest(scope_cols) AS c;
   END IF;
   src := CASE TG_OP
@@ -119,13 +127,14 @@ BEGIN
     WHEN 'DELETE' THEN 'spiral_old'
     ELSE '(SELECT * FROM spiral_new UNION ALL SELECT * FROM spiral_old)' END;
   EXECUTE format($q$
-    WITH d AS (SELECT DISTINCT %1$s AS s, %2$s AS lo, %3$s AS hi FROM %4$s AS r),
+    WITH r AS (SELECT DISTINCT %1$s %2$s AS lo FROM %4$s AS x),
+         d AS (SELECT %3$s AS s, lo, %6$s AS hi FROM r),
          c AS (SELECT s, count(*) AS n, min(lo) AS lo, max(hi) AS hi FROM d GROUP BY s)
     INSERT INTO spiral.marks (base_oid, t_start, t_end, scope)
     SELECT %5$s, d.lo, d.hi, d.s FROM d JOIN c ON c.s = d.s WHERE c.n <= 64
     UNION ALL
     SELECT %5$s, c.lo, c.hi, c.s FROM c WHERE c.n > 64$q$,
-    scope_expr, b.b_start, b.b_end, src, TG_RELID);
+    cols, b.b_start, scope_expr, src, TG_RELID, b.b_next);
   RETURN NULL;
 END $$;
 

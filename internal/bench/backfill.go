@@ -102,13 +102,7 @@ func (r backfillResult) rate() float64 { return float64(r.rows) / r.elapsed.Seco
 // for each row count and each backfillCase, and writes the table to w. It
 // stops everything it started before returning, also when ctx ends.
 func Backfill(ctx context.Context, w io.Writer, opts BackfillOptions) (err error) {
-	if err := opts.Validate(); err != nil {
-		return err
-	}
-	if opts.Log == nil {
-		opts.Log = io.Discard
-	}
-	s, err := startStack(ctx, opts.Log)
+	s, err := openStack(ctx, opts.Validate, &opts.Log)
 	if err != nil {
 		return err
 	}

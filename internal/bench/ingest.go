@@ -94,13 +94,7 @@ type ingestSample struct {
 // No refresh worker runs. It writes the table to w and stops everything it
 // started before returning, also when ctx ends.
 func Ingest(ctx context.Context, w io.Writer, opts IngestOptions) (err error) {
-	if err := opts.Validate(); err != nil {
-		return err
-	}
-	if opts.Log == nil {
-		opts.Log = io.Discard
-	}
-	s, err := startStack(ctx, opts.Log)
+	s, err := openStack(ctx, opts.Validate, &opts.Log)
 	if err != nil {
 		return err
 	}

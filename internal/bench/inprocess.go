@@ -45,6 +45,18 @@ type stack struct {
 
 // startStack starts PostgreSQL, the engine and the proxy. On failure
 // nothing is left running.
+// openStack is the start of every in-process benchmark: validate its
+// options, default its log to nowhere, and start the stack.
+func openStack(ctx context.Context, validate func() error, logw *io.Writer) (*stack, error) {
+	if err := validate(); err != nil {
+		return nil, err
+	}
+	if *logw == nil {
+		*logw = io.Discard
+	}
+	return startStack(ctx, *logw)
+}
+
 func startStack(ctx context.Context, logw io.Writer) (s *stack, err error) {
 	s = &stack{}
 	defer func() {

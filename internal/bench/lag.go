@@ -88,13 +88,7 @@ func (r lagResult) rate() float64 { return float64(r.sent) / r.elapsed.Seconds()
 // to w and stops everything it started before returning, also when ctx
 // ends.
 func Lag(ctx context.Context, w io.Writer, opts LagOptions) (err error) {
-	if err := opts.Validate(); err != nil {
-		return err
-	}
-	if opts.Log == nil {
-		opts.Log = io.Discard
-	}
-	s, err := startStack(ctx, opts.Log)
+	s, err := openStack(ctx, opts.Validate, &opts.Log)
 	if err != nil {
 		return err
 	}

@@ -73,4 +73,3 @@ func (e *Engine) storeResult(ctx context.Context, pid uint32, n int64, err error
 		int32(pid), n, code, text, hint)
 	return werr
 }
-

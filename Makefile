@@ -36,6 +36,7 @@ bench: deps
 	$(GO) run ./cmd/spiral-bench ingest
 	$(GO) run ./cmd/spiral-bench backfill
 	$(GO) run ./cmd/spiral-bench lag
+	$(GO) run ./cmd/spiral-bench rewrite
 
 # Runs every fuzz target for FUZZTIME each.
 fuzz:

@@ -25,6 +25,7 @@ Usage:
   spiral-bench ingest [flags]    insert throughput, tracked vs untracked table
   spiral-bench backfill [flags]  refresh into empty tiers vs INSERT ... SELECT ... GROUP BY
   spiral-bench lag [flags]       spiral_lag under sustained ingest, worker running
+  spiral-bench rewrite [flags]   aggregate queries raw, through spiral and on the tiers
 
 Run 'spiral-bench BENCHMARK -h' for its flags.
 `
@@ -52,6 +53,8 @@ func run(args []string) int {
 		err = runBackfill(ctx, args[1:])
 	case "lag":
 		err = runLag(ctx, args[1:])
+	case "rewrite":
+		err = runRewrite(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return 0
@@ -167,4 +170,23 @@ func runLag(ctx context.Context, args []string) error {
 	}
 	o.Log = os.Stderr
 	return bench.Lag(ctx, os.Stdout, o)
+}
+
+func runRewrite(ctx context.Context, args []string) error {
+	o := bench.DefaultRewriteOptions()
+	fs := flag.NewFlagSet("spiral-bench rewrite", flag.ContinueOnError)
+	fs.Func("rows", "raw rows, e.g. 10000000 or 10M (default 10M)", func(s string) error {
+		n, err := parseOneCount(s)
+		o.Rows = n
+		return err
+	})
+	fs.IntVar(&o.Tenants, "tenants", o.Tenants, "distinct tenants (sym values), taking turns")
+	fs.IntVar(&o.Days, "days", o.Days, "days the rows are spread over")
+	fs.IntVar(&o.Runs, "runs", o.Runs, "timed runs per query and target after one warm-up; the table shows medians")
+	fs.IntVar(&o.Iterations, "iterations", o.Iterations, "statements per side and protocol in the overhead table")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	o.Log = os.Stderr
+	return bench.Rewrite(ctx, os.Stdout, o)
 }

@@ -129,6 +129,18 @@ func classifyOne(sql string, tree *pg.ParseResult, raw *pg.RawStmt) (Statement, 
 		if callsRefresh(raw.Stmt) {
 			return parseRefresh(n.SelectStmt)
 		}
+	case *pg.Node_VariableSetStmt:
+		if isSetting(n.VariableSetStmt.Name) {
+			return parseSet(n.VariableSetStmt)
+		}
+	case *pg.Node_VariableShowStmt:
+		if isSetting(n.VariableShowStmt.Name) {
+			name, err := settingName(n.VariableShowStmt.Name)
+			if err != nil {
+				return nil, err
+			}
+			return &SessionShow{Name: name}, nil
+		}
 	}
 	if isSpiral(raw.Stmt) {
 		return nil, errUnsupportedForm()

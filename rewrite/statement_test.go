@@ -45,7 +45,6 @@ func TestClassifyPassThrough(t *testing.T) {
 		"SELECT 'spiral'",
 		"SELECT * FROM spiral.metadata",
 		"SELECT spiral_lag('ticks')",
-		"SET spiral.enable_rewrite = off",
 		"CREATE TABLE spiral_things (a int)",
 		"CREATE TABLE t (a int) -- spiral rocks",
 		"CREATE TABLE t (a int) WITH (fillfactor = 70) -- spiral",
@@ -244,6 +243,32 @@ func TestParseIdentList(t *testing.T) {
 	for _, in := range []string{"a,", ",a", "a,,b", "a b", "a.b", `"`} {
 		if _, err := ParseIdentList(in); err == nil {
 			t.Errorf("ParseIdentList(%q) succeeded, want an error", in)
+		}
+	}
+}
+
+func TestClassifySessionSettings(t *testing.T) {
+	for sql, want := range map[string]Statement{
+		"SET spiral.enable_rewrite = off":      &SessionSet{Name: "enable_rewrite", Value: "off"},
+		"set SPIRAL.enable_rewrite to true":    &SessionSet{Name: "enable_rewrite", Value: "on"},
+		"SET spiral.max_segments = 7":          &SessionSet{Name: "max_segments", Value: "7"},
+		"SET LOCAL spiral.show_rewrite = 'on'": &SessionSet{Name: "show_rewrite", Value: "on"},
+		"RESET spiral.max_segments":            &SessionSet{Name: "max_segments", Value: "50", Reset: true},
+		"SHOW spiral.enable_rewrite":           &SessionShow{Name: "enable_rewrite"},
+	} {
+		if got := Classify(sql); !reflect.DeepEqual(got, want) {
+			t.Errorf("Classify(%q) = %#v, want %#v", sql, got, want)
+		}
+	}
+	for sql, code := range map[string]string{
+		"SET spiral.enable_rewrite = maybe": "22023",
+		"SET spiral.max_segments = 0":       "22023",
+		"SET spiral.nonsense = 1":           "42704",
+		"SHOW spiral.nonsense":              "42704",
+	} {
+		inv, ok := Classify(sql).(*Invalid)
+		if !ok || inv.Err.Code != code {
+			t.Errorf("Classify(%q) = %#v, want an error %s", sql, Classify(sql), code)
 		}
 	}
 }

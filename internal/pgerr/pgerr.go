@@ -14,6 +14,7 @@ const (
 	InvalidParameterValue = "22023" // bad spiral.* option value, bad frame list, bad scope
 	SyntaxError           = "42601" // malformed magic comment or option syntax
 	UndefinedTable        = "42P01"
+	UndefinedObject       = "42704" // an unknown spiral.* session setting
 	UndefinedColumn       = "42703"
 	DatatypeMismatch      = "42804" // a kind on a column type it cannot aggregate
 	DuplicateObject       = "42710" // a table that is already tracked

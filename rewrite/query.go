@@ -1,0 +1,135 @@
+package rewrite
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	pg "github.com/pganalyze/pg_query_go/v5"
+	"google.golang.org/protobuf/proto"
+)
+
+// ErrNotTracked means the statement names no tracked table: it passes
+// through without being parsed.
+var ErrNotTracked = &Skip{Reason: "no tracked table named"}
+
+// Query rewrites the aggregate blocks over tracked tables in one SELECT (or
+// EXPLAIN of one) into plans over clean tiers and dirty raw ranges. It
+// returns the new statement text, or a *Skip saying why the statement must
+// run as written; other errors are bugs in the rewriter, and the caller runs
+// the statement as written then too (invariant 3).
+func Query(sql string, cat *Catalog, set Settings) (string, error) {
+	if !cat.Mentioned(sql) || !utf8.ValidString(sql) || strings.IndexByte(sql, 0) >= 0 {
+		return "", ErrNotTracked
+	}
+	tree, err := pg.Parse(sql)
+	if err != nil {
+		return "", skipf("does not parse")
+	}
+	if len(tree.Stmts) != 1 {
+		return "", skipf("not one statement")
+	}
+	root := tree.Stmts[0].Stmt
+	if !readOnlySelect(root) {
+		return "", skipf("not a SELECT")
+	}
+	var shown *pg.ParseResult
+	if set.ShowRewrite {
+		shown = proto.Clone(tree).(*pg.ParseResult)
+	}
+	n, err := rewriteBlocks(root, cat, set, "")
+	if n == 0 {
+		return "", err
+	}
+	out, err := deparse(tree)
+	if err != nil || shown == nil {
+		return out, err
+	}
+	if _, err := rewriteBlocks(shown.Stmts[0].Stmt, cat, set, "spiral: rewritten to: "+out); err != nil {
+		return "", err
+	}
+	return deparse(shown)
+}
+
+// deparse prints a rewritten tree and checks that it parses again.
+func deparse(tree *pg.ParseResult) (string, error) {
+	out, err := pg.Deparse(tree)
+	if err != nil {
+		return "", fmt.Errorf("rewrite: deparse: %w", err)
+	}
+	if _, err := pg.Parse(out); err != nil {
+		return "", fmt.Errorf("rewrite: the rewritten statement does not parse: %w", err)
+	}
+	return out, nil
+}
+
+// readOnlySelect accepts SELECT and EXPLAIN [ANALYZE] SELECT.
+func readOnlySelect(n *pg.Node) bool {
+	switch x := n.Node.(type) {
+	case *pg.Node_SelectStmt:
+		return x.SelectStmt.IntoClause == nil
+	case *pg.Node_ExplainStmt:
+		return x.ExplainStmt.Query != nil && readOnlySelect(x.ExplainStmt.Query)
+	}
+	return false
+}
+
+// rewriteBlocks rewrites every block of root it can, in place, and returns
+// how many it rewrote and, when none, why.
+func rewriteBlocks(root *pg.Node, cat *Catalog, set Settings, notice string) (int, error) {
+	ctes := map[string]bool{}
+	var blocks []*pg.SelectStmt
+	visitNodes(root, func(n *pg.Node) bool {
+		switch x := n.Node.(type) {
+		case *pg.Node_CommonTableExpr:
+			ctes[x.CommonTableExpr.Ctename] = true
+		case *pg.Node_SelectStmt:
+			blocks = append(blocks, x.SelectStmt)
+		}
+		return true
+	})
+	done := 0
+	var why error
+	for _, s := range blocks {
+		out, err := rewriteBlock(s, cat, ctes, set, notice)
+		if err != nil {
+			if why == nil || !isSkip(err) {
+				why = err
+			}
+			continue
+		}
+		proto.Reset(s)
+		proto.Merge(s, out)
+		done++
+		notice = ""
+	}
+	if why == nil {
+		why = skipf("no aggregate over a tracked table")
+	}
+	if done > 0 {
+		why = nil
+	}
+	return done, why
+}
+
+func isSkip(err error) bool {
+	var s *Skip
+	return errors.As(err, &s)
+}
+
+// rewriteBlock returns the rewritten form of one block; s is not changed.
+func rewriteBlock(s *pg.SelectStmt, cat *Catalog, ctes map[string]bool, set Settings, notice string) (*pg.SelectStmt, error) {
+	if len(s.FromClause) != 1 {
+		return nil, skipf("not one FROM item")
+	}
+	b, err := analyze(proto.Clone(s).(*pg.SelectStmt), cat, ctes)
+	if err != nil {
+		return nil, err
+	}
+	c := b.chooseChain(set.TimeZone)
+	if len(c.tiers) == 0 {
+		return nil, skipf("no tier's buckets fit the query's in time zone %s", set.TimeZone)
+	}
+	return b.render(c, set, notice)
+}

@@ -1,0 +1,120 @@
+package rewrite
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	pg "github.com/pganalyze/pg_query_go/v5"
+
+	"spiral/rollup"
+)
+
+// rewriteDir holds the query golden files: NAME.sql in (an optional first
+// line "-- tz: Zone" sets the session's TimeZone, UTC otherwise),
+// NAME.golden out: the rewritten statement, broken into lines at its
+// segments, or "PASS THROUGH: why".
+const rewriteDir = "../testdata/rewrite"
+
+// testCatalog has two tracked tables: ticks (one scope column, UTC tiers
+// up to a calendar month) and metrics (two scope columns, Berlin calendar).
+func testCatalog() *Catalog {
+	ticks := &rollup.Table{
+		Schema: "public", Name: "ticks", TimeColumn: "t", ScopeColumns: []string{"sym"}, ScopeTypes: []string{"int4"},
+		TimeZone: "UTC", Frames: mustFrames("1m,1h,1d,1mon"),
+		Columns: []rollup.Column{
+			{Name: "price", Type: "float8", Kinds: []rollup.Kind{rollup.KindOHLCV, rollup.KindStats}},
+			{Name: "vol", Type: "int4", Kinds: []rollup.Kind{rollup.KindSum, rollup.KindMax}},
+		},
+	}
+	metrics := &rollup.Table{
+		Schema: "public", Name: "metrics", TimeColumn: "ts", ScopeColumns: []string{"region", "host"},
+		ScopeTypes: []string{"text", "varchar"}, TimeZone: "Europe/Berlin", Frames: mustFrames("1h,1d,1mon"),
+		Columns: []rollup.Column{{Name: "v", Type: "numeric", Kinds: []rollup.Kind{rollup.KindSum, rollup.KindCount, rollup.KindMin, rollup.KindStats}}},
+	}
+	return &Catalog{Sources: []*Source{
+		source(ticks, 16400, map[string]string{"t": "timestamp with time zone", "sym": "integer", "price": "double precision", "vol": "integer"}),
+		source(metrics, 16500, map[string]string{"ts": "timestamp with time zone", "region": "text", "host": "character varying(32)", "v": "numeric(12,3)"}),
+	}}
+}
+
+func mustFrames(s string) []rollup.Frame {
+	f, err := rollup.ParseFrames(s)
+	if err != nil {
+		panic(err)
+	}
+	return f
+}
+
+func source(t *rollup.Table, oid uint32, cols map[string]string) *Source {
+	s := &Source{Table: t, OID: oid, Columns: cols}
+	for _, f := range t.Frames {
+		s.Tiers = append(s.Tiers, Tier{Frame: f, Schema: t.Schema, Name: t.TierName(f)})
+	}
+	return s
+}
+
+func TestRewriteGolden(t *testing.T) {
+	inputs, err := filepath.Glob(filepath.Join(rewriteDir, "*.sql"))
+	if err != nil || len(inputs) == 0 {
+		t.Fatalf("no inputs in %s: %v", rewriteDir, err)
+	}
+	for _, in := range inputs {
+		name := strings.TrimSuffix(filepath.Base(in), ".sql")
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sql := string(raw)
+			set := Settings{TimeZone: "UTC"}
+			if first, _, _ := strings.Cut(sql, "\n"); strings.HasPrefix(first, "-- tz: ") {
+				set.TimeZone = strings.TrimSpace(strings.TrimPrefix(first, "-- tz: "))
+			}
+			out, err := Query(sql, testCatalog(), set)
+			again, err2 := Query(sql, testCatalog(), set)
+			if out != again || (err == nil) != (err2 == nil) {
+				t.Fatalf("rewriting is not deterministic:\n%s\n%s", out, again)
+			}
+			var got string
+			if err == nil {
+				if _, perr := pg.Parse(out); perr != nil {
+					t.Fatalf("the rewritten statement does not parse: %v", perr)
+				}
+				got = layout(out)
+			} else if !isSkip(err) {
+				t.Fatalf("rewrite failed: %v", err)
+			} else {
+				got = "PASS THROUGH: " + errText(err) + "\n"
+			}
+			wantPass := strings.HasPrefix(name, "pass_")
+			if wantPass != (err != nil) {
+				t.Errorf("%s: rewritten = %v; files named pass_* must pass through, others must be rewritten (%v)", name, err == nil, err)
+			}
+			compareGolden(t, filepath.Join(rewriteDir, name+".golden"), got)
+		})
+	}
+}
+
+func errText(err error) string {
+	var s *Skip
+	if errors.As(err, &s) {
+		return s.Reason
+	}
+	return err.Error()
+}
+
+// layout breaks a rewritten statement into lines at its CTEs and segments,
+// for review.
+func layout(sql string) string {
+	r := strings.NewReplacer(
+		", spiral_", ",\n  spiral_",
+		" UNION ALL ", "\n  UNION ALL\n",
+		") SELECT ", ")\nSELECT ",
+		" FROM (((", "\nFROM (((",
+		" GROUP BY spiral_s", "\nGROUP BY spiral_s",
+	)
+	return r.Replace(sql) + "\n"
+}

@@ -1,0 +1,412 @@
+package rewrite
+
+import (
+	"fmt"
+	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v5"
+
+	"spiral/rollup"
+)
+
+// The rewritten block reads the dirty set and the data in one statement,
+// hence under one snapshot (invariant 1). Its CTEs:
+//
+//	spiral_b  the query's time range [lo, hi) and whether tiers may serve it
+//	          (the name resolves to the tracked table, the session's zone is
+//	          the one planned for, no bound is NULL);
+//	spiral_l  per tier level k (1 = finest): c_k, f_k, the range rounded
+//	          inwards to whole buckets, and v_k = c_k < f_k;
+//	spiral_r  the ranges each level serves: the coarsest its [c, f), each
+//	          finer one the edges the coarser leaves;
+//	spiral_m  the changelog's marks overlapping the served range;
+//	spiral_d  the dirty buckets of each level per tenant (or all tenants);
+//	spiral_x  the same, made disjoint for reading raw rows;
+//	spiral_g  whether to use tiers at all (within spiral.max_segments) and
+//	          the raw edges [lo, c_1) and [f_1, hi).
+//
+// Segments: per level, tier rows in its ranges minus dirty buckets; raw rows
+// at the edges; raw rows of dirty buckets. Each yields partial states per
+// group; the outer block merges them.
+
+const epoch = "'1970-01-01 00:00:00+00'::timestamptz"
+
+// frameSQL renders bucket arithmetic for one tier frame.
+type frameSQL struct {
+	f    rollup.Frame
+	zone string // the table's zone, for calendar frames
+}
+
+func (s frameSQL) step() string {
+	switch s.f.Unit {
+	case rollup.Month:
+		return "interval '1 month'"
+	case rollup.Quarter:
+		return "interval '3 months'"
+	case rollup.Year:
+		return "interval '1 year'"
+	}
+	return fmt.Sprintf("interval '%d seconds'", s.f.Seconds)
+}
+
+func (s frameSQL) floor(x string) string {
+	if s.f.Calendar() {
+		return fmt.Sprintf("date_trunc(%s, %s, %s)", rollup.QuoteLiteral(string(s.f.Unit)), x, rollup.QuoteLiteral(s.zone))
+	}
+	return fmt.Sprintf("date_bin(%s, %s, %s)", s.step(), x, epoch)
+}
+
+// next is the start of the bucket after the one starting at x.
+func (s frameSQL) next(x string) string {
+	if s.f.Calendar() {
+		z := rollup.QuoteLiteral(s.zone)
+		return fmt.Sprintf("((%s) AT TIME ZONE %s + %s) AT TIME ZONE %s", x, z, s.step(), z)
+	}
+	return fmt.Sprintf("(%s) + %s", x, s.step())
+}
+
+func (s frameSQL) ceil(x string) string {
+	fl := s.floor(x)
+	return fmt.Sprintf("CASE WHEN %s = %s THEN %s ELSE %s END", fl, x, x, s.next(fl))
+}
+
+// series lists the bucket starts of [lo, hi) as a one-column FROM item.
+func (s frameSQL) series(lo, hi string) string {
+	last := fmt.Sprintf("(%s) - interval '1 microsecond'", hi)
+	if s.f.Calendar() {
+		z := rollup.QuoteLiteral(s.zone)
+		return fmt.Sprintf("(SELECT g AT TIME ZONE %s FROM generate_series(%s AT TIME ZONE %s, (%s) AT TIME ZONE %s, %s) g)",
+			z, s.floor(lo), z, last, z, s.step())
+	}
+	return fmt.Sprintf("(SELECT generate_series(%s, %s, %s))", s.floor(lo), last, s.step())
+}
+
+// renderer builds the SQL of one rewritten block.
+type renderer struct {
+	b   *block
+	c   chain
+	set Settings
+	// The block's own expressions, printed once.
+	keys  []string // GROUP BY keys
+	scope string   // " AND (cond) AND ..." over scope columns, or ""
+	where string   // the WHERE clause, parenthesised, or "true"
+	// notice, when set, is sent to the client as a NOTICE by the statement.
+	notice string
+}
+
+// newRenderer prints the block's expressions.
+func newRenderer(b *block, c chain, set Settings) (*renderer, error) {
+	r := &renderer{b: b, c: c, set: set, where: "true"}
+	for _, k := range b.keys {
+		s, err := deparseExpr(k.expr)
+		if err != nil {
+			return nil, err
+		}
+		r.keys = append(r.keys, s)
+	}
+	for _, c := range b.scope {
+		s, err := deparseExpr(c)
+		if err != nil {
+			return nil, err
+		}
+		r.scope += " AND (" + s + ")"
+	}
+	if b.stmt.WhereClause != nil {
+		s, err := deparseExpr(b.stmt.WhereClause)
+		if err != nil {
+			return nil, err
+		}
+		r.where = "(" + s + ")"
+	}
+	return r, nil
+}
+
+func (r *renderer) frame(k int) frameSQL {
+	return frameSQL{f: r.c.tiers[k-1].Frame, zone: r.b.src.Table.TimeZone}
+}
+
+// render returns the block rewritten over the chain.
+func (b *block) render(c chain, set Settings, notice string) (*pg.SelectStmt, error) {
+	r, err := newRenderer(b, c, set)
+	r.notice = notice
+	if err != nil {
+		return nil, err
+	}
+	text := "WITH " + r.ctes() + " SELECT * FROM " + r.segments() + " AS spiral_s"
+	gen, err := parseSelect(text)
+	if err != nil {
+		return nil, err
+	}
+	out := b.stmt
+	if out.WithClause != nil {
+		gen.WithClause.Ctes = append(out.WithClause.Ctes, gen.WithClause.Ctes...)
+	}
+	out.WithClause = gen.WithClause
+	out.FromClause = gen.FromClause
+	out.WhereClause = nil
+	out.GroupClause = nil
+	for i := range b.keys {
+		n, err := parseExpr(fmt.Sprintf("spiral_s.g%d", i+1))
+		if err != nil {
+			return nil, err
+		}
+		out.GroupClause = append(out.GroupClause, n)
+	}
+	return out, nil
+}
+
+func (r *renderer) ctes() string {
+	return strings.Join([]string{
+		"spiral_b AS MATERIALIZED (" + r.rangeCTE() + ")",
+		"spiral_l AS MATERIALIZED (" + r.levelsCTE() + ")",
+		"spiral_r AS MATERIALIZED (" + r.servedCTE() + ")",
+		"spiral_m AS MATERIALIZED (" + r.marksCTE() + ")",
+		"spiral_d AS MATERIALIZED (" + r.dirtyCTE() + ")",
+		"spiral_x AS MATERIALIZED (" + r.disjointCTE() + ")",
+		"spiral_g AS MATERIALIZED (" + r.gateCTE() + ")",
+	}, ", ")
+}
+
+func (r *renderer) rangeCTE() string {
+	b := r.b
+	lo, hi := "'-infinity'::timestamptz", "'infinity'::timestamptz"
+	if len(b.lower) > 0 {
+		lo = "greatest(" + strings.Join(b.lower, ", ") + ")"
+	}
+	if len(b.upper) > 0 {
+		hi = "least(" + strings.Join(b.upper, ", ") + ")"
+	}
+	name := rollup.QuoteIdent(b.rv.Relname)
+	if b.rv.Schemaname != "" {
+		name = rollup.QuoteIdent(b.rv.Schemaname) + "." + name
+	}
+	ok := []string{fmt.Sprintf("coalesce(to_regclass(%s)::oid = %d, false)", rollup.QuoteLiteral(name), b.src.OID)}
+	if len(b.bounds) > 0 {
+		ok = append(ok, "num_nulls("+strings.Join(b.bounds, ", ")+") = 0")
+	}
+	if r.c.session {
+		ok = append(ok, "current_setting('TimeZone') = "+rollup.QuoteLiteral(r.set.TimeZone))
+	}
+	from := ""
+	if r.notice != "" {
+		from = fmt.Sprintf(" FROM (SELECT spiral.notice(%s)) spiral_n", rollup.QuoteLiteral(r.notice))
+	}
+	return fmt.Sprintf("SELECT %s AS spiral_lo, %s AS spiral_hi, %s AS spiral_ok%s", lo, hi, strings.Join(ok, " AND "), from)
+}
+
+func (r *renderer) levelsCTE() string {
+	cols := []string{"b.*"}
+	outer := []string{"x.*"}
+	for k := 1; k <= len(r.c.tiers); k++ {
+		f := r.frame(k)
+		cols = append(cols, fmt.Sprintf("%s AS spiral_c%d", f.ceil("b.spiral_lo"), k), fmt.Sprintf("%s AS spiral_f%d", f.floor("b.spiral_hi"), k))
+		outer = append(outer, fmt.Sprintf("x.spiral_c%d < x.spiral_f%d AS spiral_v%d", k, k, k))
+	}
+	ok := "b.spiral_ok"
+	if r.c.since != alwaysSince {
+		ok += fmt.Sprintf(" AND b.spiral_lo >= to_timestamp(%d)", r.c.since)
+	}
+	cols = append(cols, ok+" AS spiral_go")
+	return fmt.Sprintf("SELECT %s FROM (SELECT %s FROM spiral_b b) x", strings.Join(outer, ", "), strings.Join(cols, ", "))
+}
+
+func (r *renderer) servedCTE() string {
+	K := len(r.c.tiers)
+	rows := []string{fmt.Sprintf("(%d, l.spiral_c%d, l.spiral_f%d, l.spiral_v%d)", K, K, K, K)}
+	for k := K - 1; k >= 1; k-- {
+		rows = append(rows,
+			fmt.Sprintf("(%d, l.spiral_c%d, CASE WHEN l.spiral_v%d THEN l.spiral_c%d ELSE l.spiral_f%d END, l.spiral_v%d)", k, k, k+1, k+1, k, k),
+			fmt.Sprintf("(%d, l.spiral_f%d, l.spiral_f%d, l.spiral_v%d AND l.spiral_v%d)", k, k+1, k, k, k+1))
+	}
+	return "SELECT r.spiral_k, r.spiral_lo, r.spiral_hi FROM spiral_l l, LATERAL (VALUES " + strings.Join(rows, ", ") +
+		") r(spiral_k, spiral_lo, spiral_hi, spiral_v) WHERE l.spiral_go AND r.spiral_v AND r.spiral_lo < r.spiral_hi"
+}
+
+func (r *renderer) marksCTE() string {
+	return fmt.Sprintf("SELECT to_timestamp(m.t_start) AS spiral_lo, to_timestamp(m.t_end) AS spiral_hi, m.scope AS spiral_scope "+
+		"FROM spiral_l l JOIN spiral.marks m ON m.base_oid = %d "+
+		"AND m.t_start < least(extract(epoch FROM l.spiral_f1), 9e15)::int8 "+
+		"AND m.t_end > greatest(extract(epoch FROM l.spiral_c1), -9e15)::int8 "+
+		"WHERE l.spiral_go AND l.spiral_v1", r.b.src.OID)
+}
+
+// scopeCols lists the dirty-set columns that say which tenant a mark is
+// for: spiral_all, then one typed column per scope column.
+func (r *renderer) scopeCols(mark string) string {
+	t := r.b.src.Table
+	if len(t.ScopeColumns) == 0 {
+		return "true AS spiral_all"
+	}
+	cols := []string{mark + " IS NULL AS spiral_all"}
+	for i, s := range t.ScopeColumns {
+		cols = append(cols, fmt.Sprintf("(%s ->> %s)::%s AS spiral_s%d", mark, rollup.QuoteLiteral(s), r.b.src.Columns[s], i+1))
+	}
+	return strings.Join(cols, ", ")
+}
+
+func (r *renderer) dirtyCTE() string {
+	var parts []string
+	for k := 1; k <= len(r.c.tiers); k++ {
+		f := r.frame(k)
+		parts = append(parts, fmt.Sprintf("SELECT r.spiral_k, s.spiral_b, %s AS spiral_e, %s "+
+			"FROM spiral_r r JOIN spiral_m m ON m.spiral_lo < r.spiral_hi AND m.spiral_hi > r.spiral_lo, "+
+			"LATERAL %s s(spiral_b) WHERE r.spiral_k = %d",
+			f.next("s.spiral_b"), r.scopeCols("m.spiral_scope"),
+			f.series("greatest(m.spiral_lo, r.spiral_lo)", "least(m.spiral_hi, r.spiral_hi)"), k))
+	}
+	return "SELECT DISTINCT * FROM (" + strings.Join(parts, " UNION ALL ") + ") d"
+}
+
+func (r *renderer) disjointCTE() string {
+	return "SELECT d.* FROM spiral_d d WHERE d.spiral_all OR NOT EXISTS (SELECT FROM spiral_d a " +
+		"WHERE a.spiral_all AND a.spiral_k = d.spiral_k AND a.spiral_b = d.spiral_b)"
+}
+
+func (r *renderer) gateCTE() string {
+	limit := r.set.MaxSegments
+	if limit <= 0 {
+		limit = DefaultMaxSegments
+	}
+	note := rollup.QuoteLiteral("spiral: the plan needs %s segments, more than spiral.max_segments = %s; the statement runs on the raw table")
+	return fmt.Sprintf("SELECT CASE WHEN u.u THEN l.spiral_c1 ELSE 'infinity' END AS spiral_elo, "+
+		"CASE WHEN u.u THEN l.spiral_f1 ELSE 'infinity' END AS spiral_ehi, u.u AS spiral_use, "+
+		"CASE WHEN NOT u.u AND l.spiral_go AND l.spiral_v1 THEN spiral.notice(format(%s, n.n, %d)) END AS spiral_note "+
+		"FROM spiral_l l, LATERAL (SELECT (SELECT count(*) FROM spiral_r) + (SELECT count(*) FROM spiral_x) AS n) n, "+
+		"LATERAL (SELECT coalesce(l.spiral_go AND l.spiral_v1 AND n.n <= %d, false) AS u) u", note, limit, limit)
+}
+
+// segments is the FROM item the outer block reads: every segment's partial
+// states per group, and for moments the per-group mean.
+func (r *renderer) segments() string {
+	var segs []string
+	for k := 1; k <= len(r.c.tiers); k++ {
+		segs = append(segs, r.tierSegment(k))
+	}
+	segs = append(segs, r.edgeSegment(), r.dirtySegment())
+	union := "(" + strings.Join(segs, " UNION ALL ") + ")"
+	if !r.hasMoments() {
+		return union
+	}
+	return r.meanLayers(union)
+}
+
+func (r *renderer) hasMoments() bool {
+	for _, a := range r.b.aggs {
+		if a.moments {
+			return true
+		}
+	}
+	return false
+}
+
+// selectList is a segment's columns: the keys as written, then the
+// partial states, each cast to its part's type.
+func (r *renderer) selectList(tier bool) string {
+	var cols []string
+	for i, k := range r.keys {
+		cols = append(cols, fmt.Sprintf("%s AS g%d", k, i+1))
+	}
+	for _, a := range r.b.aggs {
+		for _, p := range a.parts {
+			src := p.raw
+			if tier {
+				src = p.tier
+			}
+			cols = append(cols, fmt.Sprintf("(%s)::%s AS %s", src, p.typ, p.name))
+		}
+	}
+	return strings.Join(cols, ", ")
+}
+
+func (r *renderer) groupBy() string {
+	if len(r.b.keys) == 0 {
+		return ""
+	}
+	pos := make([]string, len(r.b.keys))
+	for i := range pos {
+		pos[i] = fmt.Sprint(i + 1)
+	}
+	return " GROUP BY " + strings.Join(pos, ", ")
+}
+
+
+func (r *renderer) scopeMatch(dirty, row string) string {
+	t := r.b.src.Table
+	if len(t.ScopeColumns) == 0 {
+		return dirty + ".spiral_all"
+	}
+	var eq []string
+	for i, s := range t.ScopeColumns {
+		eq = append(eq, fmt.Sprintf("%s.spiral_s%d = %s.%s", dirty, i+1, row, rollup.QuoteIdent(s)))
+	}
+	return fmt.Sprintf("(%s.spiral_all OR (%s))", dirty, strings.Join(eq, " AND "))
+}
+
+// tierSegment yields one row per tier row: its partial states are the
+// tier's columns.
+func (r *renderer) tierSegment(k int) string {
+	b := r.b
+	t := r.c.tiers[k-1]
+	tcol := b.ref + "." + b.time
+	return fmt.Sprintf("SELECT %s FROM spiral_g, spiral_r JOIN %s AS %s ON %s >= spiral_r.spiral_lo AND %s < spiral_r.spiral_hi "+
+		"WHERE spiral_g.spiral_use AND spiral_r.spiral_k = %d%s "+
+		"AND NOT EXISTS (SELECT FROM spiral_d d WHERE d.spiral_k = %d AND d.spiral_b = %s AND %s)",
+		r.selectList(true), rollup.QualifiedName(t.Schema, t.Name), b.ref, tcol, tcol,
+		k, r.scope, k, tcol, r.scopeMatch("d", b.ref))
+}
+
+// fromItem is the block's FROM item as written.
+func (r *renderer) fromItem() string {
+	rv := r.b.rv
+	name := rollup.QuoteIdent(rv.Relname)
+	if rv.Schemaname != "" {
+		name = rollup.QuoteIdent(rv.Schemaname) + "." + name
+	}
+	if !rv.Inh {
+		name = "ONLY " + name
+	}
+	if rv.Alias != nil {
+		name += " AS " + rollup.QuoteIdent(rv.Alias.Aliasname)
+	}
+	return name
+}
+
+
+func (r *renderer) edgeSegment() string {
+	tcol := r.b.ref + "." + r.b.time
+	return fmt.Sprintf("SELECT %s FROM %s WHERE %s AND (%s < (SELECT spiral_elo FROM spiral_g) OR %s >= (SELECT spiral_ehi FROM spiral_g))%s",
+		r.selectList(false), r.fromItem(), r.where, tcol, tcol, r.groupBy())
+}
+
+func (r *renderer) dirtySegment() string {
+	b := r.b
+	tcol := b.ref + "." + b.time
+	return fmt.Sprintf("SELECT %s FROM spiral_g, spiral_x CROSS JOIN LATERAL (SELECT %s.* FROM %s WHERE %s "+
+		"AND %s >= spiral_x.spiral_b AND %s < spiral_x.spiral_e AND %s) AS %s WHERE spiral_g.spiral_use%s",
+		r.selectList(false), b.ref, r.fromItem(), r.where, tcol, tcol, r.scopeMatch("spiral_x", b.ref), b.ref, r.groupBy())
+}
+
+// meanLayers adds, for each moments aggregate, the pivot and the mean of
+// its parts over the group (stats/doc.go: the k-way merge).
+func (r *renderer) meanLayers(union string) string {
+	var part []string
+	for i := range r.b.keys {
+		part = append(part, fmt.Sprintf("g%d", i+1))
+	}
+	win := "WINDOW spiral_w AS (PARTITION BY " + strings.Join(part, ", ") + ")"
+	if len(part) == 0 {
+		win = "WINDOW spiral_w AS ()"
+	}
+	var pivots, means []string
+	for _, a := range r.b.aggs {
+		if !a.moments {
+			continue
+		}
+		p := a.prefix
+		pivots = append(pivots, fmt.Sprintf("coalesce(min(%s_m1) FILTER (WHERE %s_n > 0 AND abs(%s_m1) < 'Infinity') OVER spiral_w, 0) AS %s_p", p, p, p, p))
+		means = append(means, fmt.Sprintf("%s_p + sum(%s_n * (%s_m1 - %s_p)) FILTER (WHERE %s_n > 0) OVER spiral_w / "+
+			"nullif(sum(%s_n) FILTER (WHERE %s_n > 0) OVER spiral_w, 0) AS %s_mean", p, p, p, p, p, p, p, p))
+	}
+	inner := fmt.Sprintf("(SELECT spiral_u.*, %s FROM %s AS spiral_u %s)", strings.Join(pivots, ", "), union, win)
+	return fmt.Sprintf("(SELECT spiral_v.*, %s FROM %s AS spiral_v %s)", strings.Join(means, ", "), inner, win)
+}

@@ -1,0 +1,1 @@
+EXPLAIN (ANALYZE, COSTS OFF) SELECT sym, count(*) FROM ticks WHERE t >= '2024-01-01' GROUP BY sym

@@ -1,0 +1,2 @@
+-- tz: Asia/Kathmandu
+SELECT date_trunc('day', t), count(*) FROM ticks GROUP BY 1

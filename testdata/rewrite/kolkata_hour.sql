@@ -1,0 +1,2 @@
+-- tz: Asia/Kolkata
+SELECT date_trunc('hour', t), count(*) FROM ticks WHERE t >= '2024-03-30' AND t < '2024-04-01' GROUP BY 1

@@ -1,0 +1,1 @@
+SELECT date_trunc('hour', t), count(DISTINCT sym) FROM ticks GROUP BY 1

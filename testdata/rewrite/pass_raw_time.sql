@@ -1,0 +1,1 @@
+SELECT t, max(price) FROM ticks GROUP BY t

@@ -1,0 +1,1 @@
+SELECT count(*) FROM ticks WHERE t > clock_timestamp() - interval '1 hour'

@@ -329,7 +329,6 @@ func (r *renderer) groupBy() string {
 	return " GROUP BY " + strings.Join(pos, ", ")
 }
 
-
 func (r *renderer) scopeMatch(dirty, row string) string {
 	t := r.b.src.Table
 	if len(t.ScopeColumns) == 0 {
@@ -370,7 +369,6 @@ func (r *renderer) fromItem() string {
 	}
 	return name
 }
-
 
 func (r *renderer) edgeSegment() string {
 	tcol := r.b.ref + "." + r.b.time

@@ -26,6 +26,9 @@ type Config struct {
 	// Hook sees every statement text; nil relays statements untouched
 	// without decoding them.
 	Hook Hook
+	// UpstreamSettings are run-time parameters sent in every upstream
+	// startup packet, unless the client sent the same parameter itself.
+	UpstreamSettings map[string]string
 }
 
 // DefaultConfig returns the configuration `spiral serve` starts from.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -101,7 +102,8 @@ func (s *session) serve(res *startupResult) error {
 	return s.relayLoops()
 }
 
-// connect dials upstream and sends the client's startup parameters verbatim.
+// connect dials upstream and sends the client's startup parameters
+// verbatim, plus any configured UpstreamSettings the client did not set.
 func (s *session) connect(msg *pgproto3.StartupMessage) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.ConnectTimeout)
 	defer cancel()
@@ -116,7 +118,16 @@ func (s *session) connect(msg *pgproto3.StartupMessage) error {
 	s.upR = bufio.NewReaderSize(conn, bufSize)
 	s.upW = bufio.NewWriterSize(conn, bufSize)
 	msg.ProtocolVersion = pgproto3.ProtocolVersion30
-	if err := writeMsg(s.upW, msg); err != nil {
+	up := *msg
+	if len(s.srv.cfg.UpstreamSettings) > 0 {
+		up.Parameters = maps.Clone(msg.Parameters)
+		for k, v := range s.srv.cfg.UpstreamSettings {
+			if _, set := up.Parameters[k]; !set {
+				up.Parameters[k] = v
+			}
+		}
+	}
+	if err := writeMsg(s.upW, &up); err != nil {
 		return newClientError(codeConnectionFailure, "send startup to upstream: %v", err)
 	}
 	return s.upW.Flush()

@@ -23,7 +23,19 @@ type SessionState struct {
 
 	backendPID uint32                      // the upstream backend's process ID
 	barrier    func(context.Context) error // set by the session
+
+	locals sync.Map // a hook's per-session values
 }
+
+// Local returns the value a hook stored for this session under key, or nil.
+func (s *SessionState) Local(key any) any {
+	v, _ := s.locals.Load(key)
+	return v
+}
+
+// SetLocal stores a hook's per-session value; it lives as long as the
+// session.
+func (s *SessionState) SetLocal(key, value any) { s.locals.Store(key, value) }
 
 func newSessionState(startup map[string]string) *SessionState {
 	return &SessionState{startup: startup, params: make(map[string]string), idleCh: make(chan struct{}, 1)}

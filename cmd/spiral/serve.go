@@ -28,6 +28,7 @@ type serveOptions struct {
 	listen          string
 	metricsListen   string
 	shutdownTimeout time.Duration
+	upstreamJIT     string
 }
 
 // serveFlags registers the flags shared by serve and demo.
@@ -42,6 +43,7 @@ func serveFlags(fs *flag.FlagSet, o *serveOptions, tlsCert, tlsKey *string) {
 	fs.DurationVar(&o.proxy.StartupTimeout, "startup-timeout", def.StartupTimeout, "time a client has to start up and authenticate")
 	fs.DurationVar(&o.proxy.ConnectTimeout, "connect-timeout", def.ConnectTimeout, "time to connect to the upstream server")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, time sessions get to finish before they are closed")
+	fs.StringVar(&o.upstreamJIT, "upstream-jit", "off", "jit setting of upstream sessions unless the client sets it (off: PostgreSQL's JIT spends seconds compiling rewritten plans; server: keep the server's)")
 	o.worker = engine.DefaultWorkerConfig()
 	fs.DurationVar(&o.worker.Tick, "tick", o.worker.Tick, "how often the worker looks for dirty buckets")
 	fs.IntVar(&o.worker.BatchSize, "batch-size", o.worker.BatchSize, "dirty marks recomputed per refresh transaction")
@@ -101,6 +103,13 @@ func serve(ctx context.Context, o serveOptions, log *slog.Logger, ready func(add
 	}
 	defer eng.Close()
 	o.proxy.Hook = eng
+	switch o.upstreamJIT {
+	case "on", "off":
+		o.proxy.UpstreamSettings = map[string]string{"jit": o.upstreamJIT}
+	case "server", "":
+	default:
+		return fmt.Errorf("--upstream-jit must be on, off or server, not %q", o.upstreamJIT)
+	}
 	srv, err := proxy.New(o.proxy, log, reg)
 	if err != nil {
 		return err

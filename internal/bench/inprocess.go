@@ -83,6 +83,7 @@ func startStack(ctx context.Context, logw io.Writer) (s *stack, err error) {
 func (s *stack) serve(log *slog.Logger) error {
 	cfg := proxy.DefaultConfig()
 	cfg.Upstream, cfg.Hook = s.direct, s.eng
+	cfg.UpstreamSettings = map[string]string{"jit": "off"} // as spiral serve does by default
 	srv, err := proxy.New(cfg, log, nil)
 	if err != nil {
 		return err

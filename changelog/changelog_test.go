@@ -94,7 +94,7 @@ func TestMigrateIdempotent(t *testing.T) {
 		}
 	}
 	var v int
-	if err := conn.QueryRow(context.Background(), "SELECT max(version) FROM spiral.schema_migrations").Scan(&v); err != nil || v != 1 {
+	if err := conn.QueryRow(context.Background(), "SELECT max(version) FROM spiral.schema_migrations").Scan(&v); err != nil || v != 2 {
 		t.Fatalf("version %d, %v", v, err)
 	}
 }

@@ -12,9 +12,12 @@ import (
 //go:embed schema.sql
 var schemaV1 string
 
+//go:embed schema_v3.sql
+var schemaV3 string
+
 // migrations are applied in order; each runs once, in its own transaction.
 // Append new ones; never edit one that has shipped.
-var migrations = []string{schemaV1}
+var migrations = []string{schemaV1, schemaV3}
 
 // ErrNotSuperuser is returned by Migrate when the spiral schema is missing or
 // out of date and the connection cannot install it.

@@ -23,6 +23,8 @@ type Engine struct {
 	refresher *rollup.Refresher
 	log       *slog.Logger
 	database  string
+	cat       catalog
+	decided   decisions
 }
 
 var _ proxy.Hook = (*Engine)(nil)
@@ -73,8 +75,12 @@ func (e *Engine) Statement(ctx context.Context, s *proxy.SessionState, kind prox
 		return e.alter(ctx, s, st)
 	case *rewrite.RefreshCall:
 		return e.refreshCall(ctx, s, kind, st)
+	case *rewrite.SessionSet:
+		return e.setSetting(s, st)
+	case *rewrite.SessionShow:
+		return e.showSetting(st)
 	}
-	return proxy.Rewrite{SQL: sql}
+	return proxy.Rewrite{SQL: e.query(ctx, s, sql)}
 }
 
 // sameDatabase refuses spiral statements in a database the engine does not

@@ -41,6 +41,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(eng.Close)
 	cfg := proxy.DefaultConfig()
 	cfg.Upstream, cfg.Hook = direct, eng
+	cfg.UpstreamSettings = map[string]string{"jit": "off"}
 	srv, err := proxy.New(cfg, log, nil)
 	if err != nil {
 		t.Fatal(err)

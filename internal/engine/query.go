@@ -1,0 +1,177 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"spiral/proxy"
+	"spiral/rewrite"
+	"spiral/rollup"
+)
+
+// settingsKey is the SessionState key of a session's spiral settings.
+type settingsKey struct{}
+
+// sessionSettings are a session's spiral.* controls (SET spiral.x).
+type sessionSettings struct {
+	mu     sync.Mutex
+	values map[string]string
+}
+
+func (e *Engine) settings(s *proxy.SessionState) *sessionSettings {
+	if v, ok := s.Local(settingsKey{}).(*sessionSettings); ok {
+		return v
+	}
+	v := &sessionSettings{values: map[string]string{}}
+	for k, d := range rewrite.SessionDefaults {
+		v.values[k] = d
+	}
+	s.SetLocal(settingsKey{}, v)
+	return v
+}
+
+func (ss *sessionSettings) get(name string) string {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.values[name]
+}
+
+func (ss *sessionSettings) set(name, value string) {
+	ss.mu.Lock()
+	ss.values[name] = value
+	ss.mu.Unlock()
+}
+
+// setSetting answers SET/RESET spiral.x: spiral keeps the value for the
+// session, and PostgreSQL runs a DO block that mirrors it into a session
+// placeholder setting (so SHOW reads it at execution, also from a client's
+// cached prepared statement); the client sees the SET (or RESET) tag.
+// spiral's copy is not transactional: a SET rolled back stays in effect.
+func (e *Engine) setSetting(s *proxy.SessionState, st *rewrite.SessionSet) proxy.Rewrite {
+	e.settings(s).set(st.Name, st.Value)
+	tag := "SET"
+	if st.Reset {
+		tag = "RESET"
+	}
+	body := fmt.Sprintf("PERFORM set_config(%s, %s, false);", rollup.QuoteLiteral("spiral."+st.Name), rollup.QuoteLiteral(st.Value))
+	return proxy.Rewrite{SQL: doBlock(body), Tag: tag}
+}
+
+// showSetting answers SHOW spiral.x as SHOW would: one text column named
+// after the setting.
+func (e *Engine) showSetting(st *rewrite.SessionShow) proxy.Rewrite {
+	name := "spiral." + st.Name
+	return proxy.Rewrite{SQL: fmt.Sprintf("SELECT coalesce(nullif(current_setting(%s, true), ''), %s)::text AS %s",
+		rollup.QuoteLiteral(name), rollup.QuoteLiteral(rewrite.SessionDefaults[st.Name]), rollup.QuoteIdent(name))}
+}
+
+// decisionKey identifies one rewrite decision: the same text under the
+// same settings and catalog always rewrites the same way.
+type decisionKey struct {
+	sql, tz, user string
+	maxSegments   int
+	show          bool
+	gen           uint64
+}
+
+// decisions caches rewrite decisions; it is dropped whole when full.
+type decisions struct {
+	mu sync.Mutex
+	m  map[decisionKey]string // "" = run as written
+}
+
+const maxDecisions = 4096
+
+func (d *decisions) get(k decisionKey) (string, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	v, ok := d.m[k]
+	return v, ok
+}
+
+func (d *decisions) put(k decisionKey, v string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.m == nil || len(d.m) >= maxDecisions {
+		d.m = make(map[decisionKey]string)
+	}
+	d.m[k] = v
+}
+
+// query rewrites an aggregate over tracked tables, or returns sql as it is.
+// Any failure runs the statement as written (invariant 3).
+func (e *Engine) query(ctx context.Context, s *proxy.SessionState, sql string) string {
+	ss := e.settings(s)
+	if changesRole(sql) {
+		ss.set("role_changed", "on")
+	}
+	if ss.get("enable_rewrite") != "on" || ss.get("role_changed") == "on" {
+		return sql
+	}
+	user := s.Startup("user")
+	cat, gen, err := e.catalogFor(ctx, user)
+	if err != nil {
+		e.log.Warn("rewrite: catalog", "err", err)
+		return sql
+	}
+	if !cat.Mentioned(sql) {
+		return sql
+	}
+	e.noticeDDL(sql)
+	maxSeg, _ := strconv.Atoi(ss.get("max_segments"))
+	k := decisionKey{sql: sql, tz: s.Param("TimeZone"), user: user, maxSegments: maxSeg, show: ss.get("show_rewrite") == "on", gen: gen}
+	if out, ok := e.decided.get(k); ok {
+		return orSQL(out, sql)
+	}
+	out, err := rewrite.Query(sql, cat, rewrite.Settings{TimeZone: k.tz, MaxSegments: maxSeg, ShowRewrite: k.show})
+	switch {
+	case err == nil:
+		e.log.Debug("rewrite", "sql", sql, "rewritten", out)
+	case isSkip(err):
+		e.log.Debug("rewrite: pass through", "sql", sql, "why", err)
+	default:
+		e.log.Warn("rewrite failed; running the statement as written", "sql", sql, "err", err)
+	}
+	e.decided.put(k, out)
+	return orSQL(out, sql)
+}
+
+func orSQL(out, sql string) string {
+	if out == "" {
+		return sql
+	}
+	return out
+}
+
+func isSkip(err error) bool {
+	_, ok := err.(*rewrite.Skip)
+	return ok
+}
+
+// changesRole reports whether sql may change the session's role: tier
+// privileges were checked for the login user, so such sessions are no
+// longer rewritten.
+func changesRole(sql string) bool {
+	head := strings.Join(strings.Fields(strings.ToUpper(sql)), " ")
+	for _, p := range []string{"SET ROLE", "SET SESSION ROLE", "SET LOCAL ROLE", "SET SESSION AUTHORIZATION", "SET LOCAL SESSION AUTHORIZATION", "SET SESSION SESSION AUTHORIZATION"} {
+		if strings.HasPrefix(head, p) || strings.Contains(head, "; "+p) || strings.Contains(head, ";"+p) {
+			return true
+		}
+	}
+	return false
+}
+
+// noticeDDL drops the catalog when a statement that may change tracked
+// tables or their privileges passes through.
+func (e *Engine) noticeDDL(sql string) {
+	head := strings.ToUpper(strings.TrimSpace(sql))
+	for _, kw := range []string{"DROP", "ALTER", "GRANT", "REVOKE", "CREATE", "COMMENT"} {
+		if strings.HasPrefix(head, kw) {
+			e.cat.invalidate()
+			return
+		}
+	}
+}

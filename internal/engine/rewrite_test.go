@@ -1,0 +1,238 @@
+package engine_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// rewriteQueries are aggregate queries the rewriter serves from tiers.
+var rewriteQueries = []string{
+	`SELECT date_trunc('hour', t) AS h, sym, max(price), min(price), sum(vol), avg(price), count(*) FROM ticks
+	 WHERE t >= '2024-01-01 00:00:00+00' AND t < '2024-01-03 00:00:00+00' GROUP BY 1, 2 ORDER BY 1, 2`,
+	`SELECT date_trunc('day', t), stddev(price), variance(price), var_pop(price), count(price), avg(vol) FROM ticks
+	 WHERE t BETWEEN '2024-01-01 00:17:00+00' AND '2024-01-02 20:00:00+00' GROUP BY 1 ORDER BY 1`,
+	`SELECT sym, count(*), sum(vol), max(vol) FROM ticks WHERE sym IN (1, 2) AND t > '2024-01-01 03:30:00+00' GROUP BY sym ORDER BY sym`,
+	`SELECT count(*), sum(vol), stddev_samp(price) FROM ticks`,
+	`SELECT floor(extract(epoch from t)/3600)*3600 AS time, max(price) - min(price) AS spread FROM ticks
+	 WHERE t >= '2024-01-01 05:00:00+00' GROUP BY 1 HAVING count(*) > 3 ORDER BY 1 DESC LIMIT 20`,
+}
+
+// TestRewriteMatchesRaw: through the proxy, rewritten queries return what
+// the raw table returns, with tiers clean, partly dirty, and after deletes,
+// and the plan does read the tiers.
+func TestRewriteMatchesRaw(t *testing.T) {
+	e := newEnv(t)
+	via, direct := connect(t, e.via), connect(t, e.direct)
+	exec(t, via, ticksDDL)
+	exec(t, direct, `CREATE INDEX ON ticks (t)`)
+	exec(t, direct, `INSERT INTO ticks SELECT '2024-01-01'::timestamptz + i * interval '37 seconds', i % 5, (i % 97) * 1.5, i % 13
+		FROM generate_series(0, 9999) i`)
+	exec(t, via, `SELECT spiral_refresh('ticks')`)
+	compareAll(t, via, direct, "clean")
+	exec(t, direct, `INSERT INTO ticks VALUES ('2024-01-01 10:00:05+00', 1, 1e6, 1000), ('2024-01-02 11:11:11+00', 3, -5, 7)`)
+	exec(t, direct, `DELETE FROM ticks WHERE sym = 2 AND t < '2024-01-01 08:00:00+00'`)
+	exec(t, direct, `UPDATE ticks SET sym = 4, vol = vol + 1 WHERE t BETWEEN '2024-01-02 00:00:00+00' AND '2024-01-02 00:30:00+00' AND sym = 0`)
+	compareAll(t, via, direct, "dirty")
+	exec(t, via, `SELECT spiral_refresh('ticks', 'sym = 1')`)
+	compareAll(t, via, direct, "one tenant refreshed")
+
+	var plan strings.Builder
+	rows, err := via.Query(context.Background(), "EXPLAIN "+rewriteQueries[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var line string
+		_ = rows.Scan(&line)
+		plan.WriteString(line + "\n")
+	}
+	if !strings.Contains(plan.String(), "ticks_1h") {
+		t.Fatalf("EXPLAIN through the proxy does not read ticks_1h:\n%s", plan.String())
+	}
+}
+
+func compareAll(t *testing.T, via, direct *pgx.Conn, when string) {
+	t.Helper()
+	for _, q := range rewriteQueries {
+		sameRows(t, when+": "+q, query(t, via, q), query(t, direct, q))
+		sameFields(t, q, fields(t, via, q), fields(t, direct, q))
+	}
+}
+
+func fields(t *testing.T, c *pgx.Conn, q string, args ...any) []pgconn.FieldDescription {
+	t.Helper()
+	rows, err := c.Query(context.Background(), q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	return rows.FieldDescriptions()
+}
+
+func sameFields(t *testing.T, q string, got, want []pgconn.FieldDescription) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d columns, want %d", q, len(got), len(want))
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		if g.Name != w.Name || g.DataTypeOID != w.DataTypeOID || g.TypeModifier != w.TypeModifier {
+			t.Errorf("%s: column %d is %s (oid %d, typmod %d), want %s (oid %d, typmod %d)", q, i+1,
+				g.Name, g.DataTypeOID, g.TypeModifier, w.Name, w.DataTypeOID, w.TypeModifier)
+		}
+	}
+}
+
+// loadTicks creates ticks through the proxy with 10000 rows over three
+// days and refreshes it.
+func loadTicks(t *testing.T, e *env) (via, direct *pgx.Conn) {
+	t.Helper()
+	via, direct = connect(t, e.via), connect(t, e.direct)
+	exec(t, via, ticksDDL)
+	exec(t, direct, `CREATE INDEX ON ticks (t)`)
+	exec(t, direct, `INSERT INTO ticks SELECT '2024-01-01'::timestamptz + i * interval '23 seconds', i % 5, (i % 97) * 1.5, i % 13
+		FROM generate_series(0, 9999) i`)
+	exec(t, via, `SELECT spiral_refresh('ticks')`)
+	return via, direct
+}
+
+// notices runs q on c and returns the NOTICE messages it produced.
+func notices(t *testing.T, dsn, setup, q string) []string {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { got = append(got, n.Message) }
+	c, err := pgx.ConnectConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	if setup != "" {
+		exec(t, c, setup)
+	}
+	query(t, c, q)
+	return got
+}
+
+// TestSessionSettings: SET, SHOW and RESET of spiral.* are answered by the
+// proxy; enable_rewrite off passes queries through; show_rewrite sends the
+// rewritten SQL as a NOTICE; a plan over max_segments runs on raw with a
+// NOTICE saying why, and still returns the raw answer.
+func TestSessionSettings(t *testing.T) {
+	e := newEnv(t)
+	via, direct := loadTicks(t, e)
+	q := rewriteQueries[0]
+	if tag := exec(t, via, `SET spiral.enable_rewrite = off`); tag.String() != "SET" {
+		t.Fatalf("SET tag %q", tag)
+	}
+	sameRows(t, "SHOW", query(t, via, `SHOW spiral.enable_rewrite`), []string{"off"})
+	var plan string
+	if err := via.QueryRow(context.Background(), "EXPLAIN (COSTS OFF) "+q).Scan(&plan); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plan, "ticks_1h") {
+		t.Fatalf("rewrite off still reads a tier: %s", plan)
+	}
+	if tag := exec(t, via, `RESET spiral.enable_rewrite`); tag.String() != "RESET" {
+		t.Fatalf("RESET tag %q", tag)
+	}
+	sameRows(t, "SHOW after RESET", query(t, via, `SHOW spiral.enable_rewrite`), []string{"on"})
+	if _, err := via.Exec(context.Background(), `SET spiral.max_segments = -1`); sqlState(err) != "22023" {
+		t.Fatalf("bad max_segments: %v, want 22023", err)
+	}
+	if _, err := via.Exec(context.Background(), `SET spiral.no_such = 1`); sqlState(err) != "42704" {
+		t.Fatalf("unknown setting: %v, want 42704", err)
+	}
+
+	shown := notices(t, e.via, `SET spiral.show_rewrite = on`, q)
+	if len(shown) != 1 || !strings.Contains(shown[0], "spiral: rewritten to: WITH spiral_b") {
+		t.Fatalf("show_rewrite notices: %q", shown)
+	}
+	exec(t, direct, `INSERT INTO ticks SELECT '2024-01-01 12:00:00+00'::timestamptz + i * interval '61 seconds', i % 5, 1, 1 FROM generate_series(0, 199) i`)
+	fallback := notices(t, e.via, `SET spiral.max_segments = 5`, q)
+	if len(fallback) != 1 || !strings.Contains(fallback[0], "more than spiral.max_segments = 5") {
+		t.Fatalf("max_segments notices: %q", fallback)
+	}
+	c := connect(t, e.via)
+	exec(t, c, `SET spiral.max_segments = 5`)
+	sameRows(t, "over max_segments", query(t, c, q), query(t, direct, q))
+}
+
+// TestTiersRespectPrivileges (invariant 5): a role that may read the base
+// table but not its tiers gets the raw answer, and so does everyone once
+// the base table has row-level security.
+func TestTiersRespectPrivileges(t *testing.T) {
+	e := newEnv(t)
+	via, direct := loadTicks(t, e)
+	exec(t, direct, `DROP ROLE IF EXISTS spiral_reader`)
+	exec(t, direct, `CREATE ROLE spiral_reader LOGIN PASSWORD 'pw'`)
+	t.Cleanup(func() {
+		c := connect(t, e.direct)
+		exec(t, c, `DROP OWNED BY spiral_reader`)
+		exec(t, c, `DROP ROLE spiral_reader`)
+	})
+	exec(t, direct, `GRANT SELECT ON ticks TO spiral_reader`)
+	exec(t, direct, `GRANT USAGE ON SCHEMA public TO spiral_reader`)
+	u := strings.Replace(e.via, "://", "://spiral_reader:pw@", 1)
+	if i := strings.Index(e.via, "@"); i >= 0 {
+		u = e.via[:strings.Index(e.via, "://")+3] + "spiral_reader:pw" + e.via[i:]
+	}
+	reader := connect(t, u)
+	q := rewriteQueries[0]
+	sameRows(t, "reader without tier privileges", query(t, reader, q), query(t, direct, q))
+
+	exec(t, direct, `ALTER TABLE ticks ENABLE ROW LEVEL SECURITY`)
+	exec(t, direct, `CREATE POLICY only_sym_1 ON ticks FOR SELECT TO spiral_reader USING (sym = 1)`)
+	exec(t, direct, `GRANT SELECT ON ticks_1m, ticks_1h, ticks_1d TO spiral_reader`)
+	exec(t, via, `COMMENT ON TABLE ticks IS 'RLS on'`) // spiral drops its catalog on DDL through the proxy
+	got := query(t, reader, q)
+	for _, row := range got {
+		if !strings.Contains(row, " | 1 | ") {
+			t.Fatalf("row-level security bypassed: %s", row)
+		}
+	}
+	if len(got) == 0 {
+		t.Fatal("no rows for sym 1")
+	}
+}
+
+// TestPreparedRewrite: the extended protocol with parameters returns the
+// raw answer and the raw statement's shape, also after the session's
+// TimeZone changes under a cached statement.
+func TestPreparedRewrite(t *testing.T) {
+	e := newEnv(t)
+	via, direct := loadTicks(t, e)
+	q := `SELECT date_trunc('day', t) AS d, sym, sum(vol), max(price) FROM ticks WHERE t >= $1 AND t < $2 AND sym = $3 GROUP BY 1, 2 ORDER BY 1`
+	args := []any{"2024-01-01 06:00:00+00", "2024-01-03 18:30:00+00", 2}
+	for _, tz := range []string{"UTC", "Asia/Kolkata", "UTC"} {
+		exec(t, via, `SET TimeZone = '`+tz+`'`)
+		exec(t, direct, `SET TimeZone = '`+tz+`'`)
+		sameRows(t, "prepared in "+tz, query(t, via, q, args...), query(t, direct, q, args...))
+	}
+	sameFields(t, q, fields(t, via, q, args...), fields(t, direct, q, args...))
+}
+
+// TestSetRoleStopsRewrite: after SET ROLE, tier privileges checked for the
+// login user no longer apply, so the session reads the raw table.
+func TestSetRoleStopsRewrite(t *testing.T) {
+	e := newEnv(t)
+	via, direct := loadTicks(t, e)
+	exec(t, direct, `DROP ROLE IF EXISTS spiral_role`)
+	exec(t, direct, `CREATE ROLE spiral_role`)
+	t.Cleanup(func() {
+		c := connect(t, e.direct)
+		exec(t, c, `DROP OWNED BY spiral_role`)
+		exec(t, c, `DROP ROLE spiral_role`)
+	})
+	exec(t, direct, `GRANT SELECT ON ticks TO spiral_role`)
+	exec(t, via, `SET ROLE spiral_role`)
+	q := rewriteQueries[0]
+	sameRows(t, "after SET ROLE", query(t, via, q), query(t, direct, q))
+}

@@ -74,3 +74,32 @@ func FuzzParseScope(f *testing.F) {
 		}
 	})
 }
+
+// FuzzQuery checks that Query never panics, fails only with a *Skip (any
+// other error is a rewriter bug), and that what it returns parses.
+func FuzzQuery(f *testing.F) {
+	for _, s := range []string{
+		"SELECT date_trunc('hour', t) AS h, sym, max(price), sum(vol), avg(price) FROM ticks WHERE t >= '2024-01-01' AND t < '2024-01-08' GROUP BY 1, 2 ORDER BY 1, 2",
+		"SELECT date_trunc('day', t, 'Asia/Kolkata'), stddev(price) FROM public.ticks x WHERE x.t BETWEEN $1 AND $2 GROUP BY 1",
+		"SELECT floor(extract(epoch from t)/60)*60 AS time, count(*) FROM ticks WHERE sym IN (1,2) GROUP BY 1 HAVING count(*) > 1 LIMIT 5",
+		"WITH d AS (SELECT t::date, count(*) FROM ticks GROUP BY 1) SELECT * FROM d",
+		"EXPLAIN ANALYZE SELECT sym, var_pop(price) FROM ticks GROUP BY sym",
+		"SELECT date_bin('15 minutes', ts, '2000-01-01'), region, host, sum(v) FROM metrics WHERE ts > now() - interval '1 day' GROUP BY 1, 2, 3",
+		"SELECT count(*) FROM ticks t JOIN u ON true",
+		"SELECT date_trunc('month', t), sum(vol) FROM ticks GROUP BY ROLLUP (1)",
+	} {
+		f.Add(s, "UTC")
+	}
+	f.Fuzz(func(t *testing.T, sql, tz string) {
+		out, err := Query(sql, testCatalog(), Settings{TimeZone: tz})
+		if err != nil {
+			if !isSkip(err) {
+				t.Fatalf("Query(%q) failed with a non-skip error: %v", sql, err)
+			}
+			return
+		}
+		if _, err := pg.Parse(out); err != nil {
+			t.Fatalf("Query(%q) = %q, which does not parse: %v", sql, out, err)
+		}
+	})
+}

@@ -88,14 +88,18 @@ const ticksDDL = `CREATE TABLE ticks (t timestamptz NOT NULL, sym int NOT NULL, 
 
 func TestMigrateIdempotent(t *testing.T) {
 	conn := pgtest.Connect(t, pgtest.NewDB(t))
-	for i := 0; i < 2; i++ {
+	var versions [2]int
+	for i := range versions {
 		if err := changelog.Migrate(context.Background(), conn); err != nil {
 			t.Fatalf("migrate %d: %v", i, err)
 		}
+		err := conn.QueryRow(context.Background(), "SELECT max(version) FROM spiral.schema_migrations").Scan(&versions[i])
+		if err != nil || versions[i] < 2 {
+			t.Fatalf("version after migrate %d: %d, %v", i, versions[i], err)
+		}
 	}
-	var v int
-	if err := conn.QueryRow(context.Background(), "SELECT max(version) FROM spiral.schema_migrations").Scan(&v); err != nil || v != 2 {
-		t.Fatalf("version %d, %v", v, err)
+	if versions[0] != versions[1] {
+		t.Fatalf("a second migrate moved the version from %d to %d", versions[0], versions[1])
 	}
 }
 
@@ -180,9 +184,10 @@ func TestDropForgetsTable(t *testing.T) {
 	}
 	exec(t, conn, `DROP TABLE ticks`)
 	err := conn.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM spiral.metadata) + (SELECT count(*) FROM spiral.marks)
-		+ (SELECT count(*) FROM pg_class WHERE relname LIKE 'ticks%')`).Scan(&n)
+		+ (SELECT count(*) FROM pg_class WHERE relname LIKE 'ticks%')
+		+ (SELECT count(*) FROM pg_proc WHERE proname LIKE 'mark\_dirty\_%')`).Scan(&n)
 	if err != nil || n != 0 {
-		t.Fatalf("after DROP TABLE: %d leftovers (metadata, marks, tier tables), %v", n, err)
+		t.Fatalf("after DROP TABLE: %d leftovers (metadata, marks, tier tables, mark functions), %v", n, err)
 	}
 }
 
@@ -231,4 +236,162 @@ func TestRefreshOnDirectConnectionExplains(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "0A000") {
 		t.Fatalf("direct spiral_refresh: %v, want 0A000", err)
 	}
+}
+
+// pgLiteral renders t (UTC) as a timestamptz literal PostgreSQL reads the
+// same under any DateStyle: ISO, years before 1 as BC, years past 9999 as
+// they are.
+func pgLiteral(t time.Time) string {
+	t = t.UTC()
+	y, suffix := t.Year(), ""
+	if y <= 0 {
+		y, suffix = 1-y, " BC"
+	}
+	return fmt.Sprintf("'%04d-%02d-%02d %02d:%02d:%02d.%06d+00%s'::timestamptz",
+		y, t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond()/1000, suffix)
+}
+
+// floorBucket is the exact start, in epoch seconds, of the fixed bucket of
+// width seconds holding t: floor(unix seconds / width) * width (the
+// fraction of a second never crosses a boundary).
+func floorBucket(t time.Time, seconds int64) int64 {
+	s := t.Unix()
+	q := s / seconds
+	if s%seconds != 0 && s < 0 {
+		q--
+	}
+	return q * seconds
+}
+
+// TestBucketBoundaries: a row's mark is exactly its finest bucket, for
+// rows on a boundary and a microsecond before one, before 1970 and before
+// 2000 (where the trigger's bucket arithmetic changes origin), at the ends
+// of the timestamptz range, and for widths that do not divide a day.
+func TestBucketBoundaries(t *testing.T) {
+	at := func(y int, mon time.Month, d, h, m, s, us int) time.Time {
+		return time.Date(y, mon, d, h, m, s, us*1000, time.UTC)
+	}
+	instants := []time.Time{
+		at(2024, 1, 1, 10, 0, 0, 0), at(2024, 1, 1, 10, 0, 59, 999999), at(2024, 1, 1, 10, 1, 0, 0),
+		at(2000, 1, 1, 0, 0, 0, 0), at(1999, 12, 31, 23, 59, 59, 999999), at(2000, 1, 1, 0, 0, 0, 1),
+		at(1970, 1, 1, 0, 0, 0, 0), at(1969, 12, 31, 23, 59, 59, 999999),
+		at(1969, 12, 31, 23, 59, 0, 0), at(1969, 12, 31, 23, 58, 59, 999999),
+		at(1969, 12, 25, 0, 0, 0, 0), at(1969, 12, 24, 23, 59, 59, 999999),
+		at(1900, 1, 1, 0, 0, 0, 1), at(1582, 10, 15, 0, 0, 0, 0), at(-43, 3, 15, 12, 0, 0, 0),
+		at(-4713, 11, 24, 0, 0, 0, 0), at(-4713, 11, 24, 0, 0, 6, 999999), at(-4713, 11, 24, 0, 0, 7, 0),
+		at(294276, 12, 31, 23, 59, 59, 999999), at(294276, 12, 31, 23, 59, 0, 0),
+	}
+	for _, f := range []rollup.Frame{{Name: "1m", Seconds: 60}, {Name: "7s", Seconds: 7}, {Name: "1w", Seconds: 604800}, {Name: "1d", Seconds: 86400}} {
+		t.Run(f.Name, func(t *testing.T) {
+			tbl := ticks()
+			tbl.Frames = []rollup.Frame{f}
+			conn := setup(t, tbl, ticksDDL)
+			var rows []string
+			for i, ts := range instants {
+				rows = append(rows, fmt.Sprintf("(%s, %d, 0)", pgLiteral(ts), i))
+			}
+			exec(t, conn, "INSERT INTO ticks VALUES "+strings.Join(rows, ", "))
+			got := map[int]string{}
+			r, _ := conn.Query(context.Background(), `SELECT (scope->>'sym')::int, t_start, t_end FROM spiral.marks`)
+			for r.Next() {
+				var sym int
+				var lo, hi int64
+				if err := r.Scan(&sym, &lo, &hi); err != nil {
+					t.Fatal(err)
+				}
+				got[sym] = fmt.Sprintf("[%d, %d)", lo, hi)
+			}
+			if err := r.Err(); err != nil {
+				t.Fatal(err)
+			}
+			for i, ts := range instants {
+				lo := floorBucket(ts, f.Seconds)
+				if want := fmt.Sprintf("[%d, %d)", lo, lo+f.Seconds); got[i] != want {
+					t.Errorf("%s: mark %s, want %s", pgLiteral(ts), got[i], want)
+				}
+			}
+		})
+	}
+}
+
+// markFunction returns the function base's insert trigger calls.
+func markFunction(t *testing.T, conn *pgx.Conn, base string) string {
+	t.Helper()
+	var fn string
+	err := conn.QueryRow(context.Background(), `SELECT tgfoid::regproc::text FROM pg_trigger
+		WHERE tgrelid = $1::regclass AND tgname = 'spiral_mark_insert'`, base).Scan(&fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fn
+}
+
+// TestMarkFunctionPerTable: registering a table points its mark triggers
+// at a function generated for it, and a change of the finest tier (ALTER
+// ... SET (spiral.frames), as the engine runs it, or a dropped tier)
+// regenerates it in place.
+func TestMarkFunctionPerTable(t *testing.T) {
+	tbl := ticks()
+	conn := setup(t, tbl, ticksDDL)
+	ctx := context.Background()
+	var oid uint32
+	if err := conn.QueryRow(ctx, `SELECT 'ticks'::regclass::oid`).Scan(&oid); err != nil {
+		t.Fatal(err)
+	}
+	fn := markFunction(t, conn, "ticks")
+	if want := fmt.Sprintf("spiral.mark_dirty_%d", oid); fn != want {
+		t.Fatalf("insert trigger calls %s, want %s", fn, want)
+	}
+	exec(t, conn, `INSERT INTO ticks VALUES ('2024-01-01 10:07:30Z', 1, 1)`)
+	expectMarks(t, conn, `01 10:07-01 10:08 {"sym": 1}`)
+
+	// ALTER TABLE ticks SET (spiral.frames = '5m,1h'), as internal/engine runs it.
+	next := *tbl
+	next.Frames = []rollup.Frame{{Name: "5m", Seconds: 300}, {Name: "1h", Seconds: 3600}}
+	exec(t, conn, "BEGIN")
+	exec(t, conn, `DROP TABLE ticks_1m`)
+	exec(t, conn, `CREATE TABLE ticks_5m (sym int, t timestamptz, row_count bigint)`)
+	exec(t, conn, fmt.Sprintf(`DELETE FROM spiral.metadata WHERE base_oid = %d AND parent_view <> 'BASE'`, oid))
+	exec(t, conn, changelog.RegisterTiersSQL(&next))
+	exec(t, conn, "COMMIT")
+	exec(t, conn, `INSERT INTO ticks VALUES ('2024-01-01 10:07:30Z', 1, 1)`)
+	expectMarks(t, conn, `01 10:05-01 10:10 {"sym": 1}`)
+
+	// Dropping the finest tier leaves the hourly one finest.
+	exec(t, conn, `DROP TABLE ticks_5m`)
+	exec(t, conn, `UPDATE ticks SET price = 2 WHERE price = 1`)
+	expectMarks(t, conn, `01 10:00-01 11:00 {"sym": 1}`)
+	if got := markFunction(t, conn, "ticks"); got != fn {
+		t.Fatalf("after the tier changes the trigger calls %s, want %s", got, fn)
+	}
+
+	// install_marker (what migration 2 runs for tables tracked before it)
+	// moves triggers still on the generic function.
+	exec(t, conn, `CREATE OR REPLACE TRIGGER spiral_mark_insert AFTER INSERT ON ticks
+		REFERENCING NEW TABLE AS spiral_new FOR EACH STATEMENT EXECUTE FUNCTION spiral.mark_dirty()`)
+	exec(t, conn, fmt.Sprintf(`SELECT spiral.install_marker(%d)`, oid))
+	if got := markFunction(t, conn, "ticks"); got != fn {
+		t.Fatalf("after install_marker the trigger calls %s, want %s", got, fn)
+	}
+}
+
+// TestOddNamesAndSeveralScopeColumns: identifiers that need quoting, and a
+// scope of several columns of different types, give the scope that
+// jsonb_build_object gives.
+func TestOddNamesAndSeveralScopeColumns(t *testing.T) {
+	tbl := &rollup.Table{Name: "odd", TimeColumn: `at "%s"`, ScopeColumns: []string{"Sym", `re"gion`, "b"},
+		ScopeTypes: []string{"int4", "text", "numeric"}, TimeZone: "UTC",
+		Frames: []rollup.Frame{{Name: "1h", Seconds: 3600}}}
+	conn := setup(t, tbl, `CREATE TABLE odd ("at ""%s""" timestamptz NOT NULL, "Sym" int NOT NULL, "re""gion" text NOT NULL, b numeric NOT NULL, k int)`)
+	exec(t, conn, `INSERT INTO odd VALUES ('2024-01-01 10:30Z', 1, 'e''u "%s"', 1.50, 1), ('2024-01-01 10:40Z', 1, 'e''u "%s"', 1.5, 2),
+		('2024-01-01 11:00Z', 2, 'us', -0.0, 3)`)
+	var n int
+	err := conn.QueryRow(context.Background(), `SELECT count(*) FROM spiral.marks m JOIN odd o
+		ON m.scope = jsonb_build_object('Sym', o."Sym", 're"gion', o."re""gion", 'b', o.b)
+		AND m.t_start = floor(extract(epoch FROM o."at ""%s""") / 3600) * 3600 AND m.t_end = m.t_start + 3600`).Scan(&n)
+	if err != nil || n != 3 {
+		t.Fatalf("rows matching their marks: %d, %v; marks: %v", n, err, marks(t, conn))
+	}
+	expectMarks(t, conn, `01 10:00-01 11:00 {"b": 1.50, "Sym": 1, "re\"gion": "e'u \"%s\""}`,
+		`01 11:00-01 12:00 {"b": 0.0, "Sym": 2, "re\"gion": "us"}`)
 }

@@ -15,9 +15,12 @@ var schemaV1 string
 //go:embed schema_v3.sql
 var schemaV3 string
 
+//go:embed schema_markers.sql
+var schemaMarkers string
+
 // migrations are applied in order; each runs once, in its own transaction.
 // Append new ones; never edit one that has shipped.
-var migrations = []string{schemaV1, schemaV3}
+var migrations = []string{schemaV1, schemaV3, schemaMarkers}
 
 // ErrNotSuperuser is returned by Migrate when the spiral schema is missing or
 // out of date and the connection cannot install it.

@@ -19,7 +19,11 @@ func qualified(schema, name string) string {
 // their (tenant, finest bucket) pairs dirty: statement-level triggers with
 // transition tables for INSERT (which COPY and MERGE fire too), UPDATE (old
 // and new rows both count) and DELETE, and a TRUNCATE trigger that empties
-// the tiers. The base must be registered (Register) in the same transaction.
+// the tiers. The base must be registered (RegisterSQL) after these
+// statements, in the same transaction: the triggers start on the generic
+// spiral.mark_dirty(), and registering points them at a function generated
+// for the table (spiral.mark_dirty_<oid>, static SQL), which every later
+// change of the table's tiers in spiral.metadata regenerates.
 func TriggerDDL(schema, name string) []string {
 	t := qualified(schema, name)
 	return []string{

@@ -1,10 +1,14 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -127,12 +131,12 @@ func runIngest(ctx context.Context, s *stack, opts IngestOptions, rows tickRows)
 		for i, m := range modes {
 			for k := range targets {
 				t := targets[(round+i+k)%len(targets)]
-				rate, marks, err := ingestRun(ctx, s, m, t, rows)
+				rate, marks, cpu, err := ingestRun(ctx, s, m, t, rows)
 				if err != nil {
 					return nil, fmt.Errorf("%s into %s: %w", m.name, t, err)
 				}
-				fmt.Fprintf(opts.Log, "bench: round %d/%d %-22s %-18s %9.0f rows/s %7d marks\n",
-					round+1, opts.Rounds, m.name, t, rate, marks)
+				fmt.Fprintf(opts.Log, "bench: round %d/%d %-22s %-18s %9.0f rows/s %7d marks  backend CPU %s\n",
+					round+1, opts.Rounds, m.name, t, rate, marks, cpu)
 				samples[i].rate[t] = append(samples[i].rate[t], rate)
 				if t == trackedDirect {
 					samples[i].marks = append(samples[i].marks, marks)
@@ -148,11 +152,12 @@ func (t ingestTarget) String() string {
 }
 
 // ingestRun empties both tables and the marks, loads rows into t's table
-// and returns rows/s and the marks the load wrote.
-func ingestRun(ctx context.Context, s *stack, m ingestMode, t ingestTarget, rows tickRows) (float64, int64, error) {
+// and returns rows/s, the marks the load wrote and the CPU time the
+// loading backend spent (when it can be read: the server is local).
+func ingestRun(ctx context.Context, s *stack, m ingestMode, t ingestTarget, rows tickRows) (float64, int64, backendCPU, error) {
 	if err := execAll(ctx, s.direct, "TRUNCATE "+trackedTable+", "+untrackedTable,
 		"DELETE FROM spiral.marks", "CHECKPOINT"); err != nil {
-		return 0, 0, err
+		return 0, 0, backendCPU{}, err
 	}
 	dsn, table := s.direct, trackedTable
 	switch t {
@@ -163,17 +168,84 @@ func ingestRun(ctx context.Context, s *stack, m ingestMode, t ingestTarget, rows
 	}
 	c, err := connect(ctx, dsn)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, backendCPU{}, err
 	}
 	defer c.Close(context.Background())
+	cpu := startBackendCPU(ctx, c)
 	began := time.Now()
 	if err := loadIngest(ctx, c, table, m, rows); err != nil {
-		return 0, 0, err
+		return 0, 0, backendCPU{}, err
 	}
 	rate := float64(rows.len()) / time.Since(began).Seconds()
+	cpu.stop()
 	var marks int64
 	err = c.QueryRow(ctx, "SELECT count(*) FROM spiral.marks").Scan(&marks)
-	return rate, marks, err
+	return rate, marks, cpu, err
+}
+
+// backendCPU is the user+system CPU time of the server backend that ran a
+// load, read from /proc/PID/stat (the benchmark's server is local); pid 0
+// when it cannot be read. It tells the trigger's cost apart from the
+// client's and from the other load on a shared machine.
+type backendCPU struct {
+	pid         uint32
+	start, used time.Duration
+}
+
+func startBackendCPU(ctx context.Context, c *pgx.Conn) backendCPU {
+	var pid uint32
+	if c.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid) != nil {
+		return backendCPU{}
+	}
+	b := backendCPU{pid: pid}
+	var ok bool
+	if b.start, ok = procCPU(pid); !ok {
+		return backendCPU{}
+	}
+	return b
+}
+
+func (b *backendCPU) stop() {
+	if now, ok := procCPU(b.pid); ok && b.pid != 0 {
+		b.used = now - b.start
+		return
+	}
+	b.pid = 0
+}
+
+func (b backendCPU) String() string {
+	if b.pid == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2fs", b.used.Seconds())
+}
+
+// procCPU reads utime+stime of pid, in clock ticks of 10ms (USER_HZ is 100
+// on every Linux build Go supports).
+func procCPU(pid uint32) (time.Duration, bool) {
+	if pid == 0 {
+		return 0, false
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// Fields after the parenthesised command name: state is field 3,
+	// utime 14 and stime 15.
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(raw[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond, true
 }
 
 func loadIngest(ctx context.Context, c *pgx.Conn, table string, m ingestMode, rows tickRows) error {

@@ -203,7 +203,9 @@ func (b aggBuilder) avg(col *rollup.Column, raw, prefix string) (*aggregate, err
 	switch {
 	case hasKind(col, rollup.KindSum):
 		sum = b.tierCol(col, "")
-	case hasKind(col, rollup.KindStats):
+	case hasKind(col, rollup.KindStats) && typ == "float8":
+		// n·mean is exact enough only for float results; integer and
+		// numeric averages are exact in PostgreSQL.
 		st := b.tierCol(col, "_stats")
 		sum = fmt.Sprintf("CASE WHEN (%s).n > 0 THEN (%s).n * (%s).m1 END", st, st, st)
 	}

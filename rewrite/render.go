@@ -161,6 +161,7 @@ func (r *renderer) ctes() string {
 		"spiral_l AS MATERIALIZED (" + r.levelsCTE() + ")",
 		"spiral_r AS MATERIALIZED (" + r.servedCTE() + ")",
 		"spiral_m AS MATERIALIZED (" + r.marksCTE() + ")",
+		"spiral_n AS MATERIALIZED (" + r.countCTE() + ")",
 		"spiral_d AS MATERIALIZED (" + r.dirtyCTE() + ")",
 		"spiral_x AS MATERIALIZED (" + r.disjointCTE() + ")",
 		"spiral_g AS MATERIALIZED (" + r.gateCTE() + ")",
@@ -244,15 +245,46 @@ func (r *renderer) scopeCols(mark string) string {
 	return strings.Join(cols, ", ")
 }
 
+// countCTE bounds the number of dirty buckets from above without listing
+// them: a mark overlapping a served range for L seconds touches at most
+// ceil(L / W) + 1 buckets of width W (28 days for months). Over
+// spiral.max_segments, nothing is listed and the statement reads raw.
+func (r *renderer) countCTE() string {
+	var whens []string
+	for k := 1; k <= len(r.c.tiers); k++ {
+		f := r.c.tiers[k-1].Frame
+		w := f.Seconds
+		switch f.Unit {
+		case rollup.Month:
+			w = 28 * 86400
+		case rollup.Quarter:
+			w = 89 * 86400
+		case rollup.Year:
+			w = 365 * 86400
+		}
+		whens = append(whens, fmt.Sprintf("WHEN %d THEN %d", k, w))
+	}
+	return "SELECT coalesce(sum(ceil(extract(epoch FROM least(m.spiral_hi, r.spiral_hi) - greatest(m.spiral_lo, r.spiral_lo)) / " +
+		"CASE r.spiral_k " + strings.Join(whens, " ") + " END) + 1), 0) AS spiral_n " +
+		"FROM spiral_r r JOIN spiral_m m ON m.spiral_lo < r.spiral_hi AND m.spiral_hi > r.spiral_lo"
+}
+
+func (r *renderer) limit() int {
+	if r.set.MaxSegments <= 0 {
+		return DefaultMaxSegments
+	}
+	return r.set.MaxSegments
+}
+
 func (r *renderer) dirtyCTE() string {
 	var parts []string
 	for k := 1; k <= len(r.c.tiers); k++ {
 		f := r.frame(k)
 		parts = append(parts, fmt.Sprintf("SELECT r.spiral_k, s.spiral_b, %s AS spiral_e, %s "+
 			"FROM spiral_r r JOIN spiral_m m ON m.spiral_lo < r.spiral_hi AND m.spiral_hi > r.spiral_lo, "+
-			"LATERAL %s s(spiral_b) WHERE r.spiral_k = %d",
+			"LATERAL %s s(spiral_b) WHERE r.spiral_k = %d AND (SELECT spiral_n FROM spiral_n) <= %d",
 			f.next("s.spiral_b"), r.scopeCols("m.spiral_scope"),
-			f.series("greatest(m.spiral_lo, r.spiral_lo)", "least(m.spiral_hi, r.spiral_hi)"), k))
+			f.series("greatest(m.spiral_lo, r.spiral_lo)", "least(m.spiral_hi, r.spiral_hi)"), k, r.limit()))
 	}
 	return "SELECT DISTINCT * FROM (" + strings.Join(parts, " UNION ALL ") + ") d"
 }
@@ -263,16 +295,13 @@ func (r *renderer) disjointCTE() string {
 }
 
 func (r *renderer) gateCTE() string {
-	limit := r.set.MaxSegments
-	if limit <= 0 {
-		limit = DefaultMaxSegments
-	}
 	note := rollup.QuoteLiteral("spiral: the plan needs %s segments, more than spiral.max_segments = %s; the statement runs on the raw table")
 	return fmt.Sprintf("SELECT CASE WHEN u.u THEN l.spiral_c1 ELSE 'infinity' END AS spiral_elo, "+
 		"CASE WHEN u.u THEN l.spiral_f1 ELSE 'infinity' END AS spiral_ehi, u.u AS spiral_use, "+
 		"CASE WHEN NOT u.u AND l.spiral_go AND l.spiral_v1 THEN spiral.notice(format(%s, n.n, %d)) END AS spiral_note "+
-		"FROM spiral_l l, LATERAL (SELECT (SELECT count(*) FROM spiral_r) + (SELECT count(*) FROM spiral_x) AS n) n, "+
-		"LATERAL (SELECT coalesce(l.spiral_go AND l.spiral_v1 AND n.n <= %d, false) AS u) u", note, limit, limit)
+		"FROM spiral_l l, LATERAL (SELECT (SELECT count(*) FROM spiral_r) + CASE WHEN (SELECT spiral_n FROM spiral_n) <= %d "+
+		"THEN (SELECT count(*) FROM spiral_x) ELSE (SELECT spiral_n FROM spiral_n) END AS n) n, "+
+		"LATERAL (SELECT coalesce(l.spiral_go AND l.spiral_v1 AND n.n <= %d, false) AS u) u", note, r.limit(), r.limit(), r.limit())
 }
 
 // segments is the FROM item the outer block reads: every segment's partial

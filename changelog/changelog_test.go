@@ -161,6 +161,16 @@ func TestUnscopedAndCalendarFinestFrame(t *testing.T) {
 	exec(t, conn, `INSERT INTO events VALUES ('2024-02-29 23:30:00Z', 1)`)
 	// The month ends at April 1st 00:00 CEST, 22:00 UTC.
 	expectMarks(t, conn, `29 23:00-31 22:00 {}`)
+
+	// 70 months in one statement: one mark from the first month's start
+	// (2020-01-01 00:00 CET) to the last one's end (2025-11-01 00:00 CET).
+	exec(t, conn, `INSERT INTO events SELECT '2020-01-15 12:00+01'::timestamptz + g * interval '1 month', g FROM generate_series(0, 69) g`)
+	var span string
+	err := conn.QueryRow(context.Background(), `SELECT format('%s - %s', to_timestamp(t_start) AT TIME ZONE 'Europe/Berlin',
+		to_timestamp(t_end) AT TIME ZONE 'Europe/Berlin') FROM spiral.marks`).Scan(&span)
+	if want := "2020-01-01 00:00:00 - 2025-11-01 00:00:00"; err != nil || span != want {
+		t.Fatalf("70 months: mark %q, %v; want %q", span, err, want)
+	}
 }
 
 func TestTruncateEmptiesTiers(t *testing.T) {

@@ -2,6 +2,7 @@ package rewrite
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v5"
@@ -129,7 +130,7 @@ func (b *block) isTime(n *pg.Node) bool {
 }
 
 func (b *block) isScope(name string) bool {
-	return containsString(b.src.Table.ScopeColumns, name)
+	return slices.Contains(b.src.Table.ScopeColumns, name)
 }
 
 // where splits the WHERE clause into time bounds and scope conditions.

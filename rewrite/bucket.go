@@ -1,6 +1,7 @@
 package rewrite
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -66,7 +67,7 @@ func (b bucket) fits(f rollup.Frame, tableZone, tz string) fit {
 		return fit{ok: ok && b.stride%w == 0 && floorMod(origin, w) == 0, since: alwaysSince, session: b.sessionOrigin}
 	}
 	if f.Calendar() {
-		ok := sameZone(zone, tableZone) && containsString(calendarServes[f.Unit], b.unit)
+		ok := sameZone(zone, tableZone) && slices.Contains(calendarServes[f.Unit], b.unit)
 		return fit{ok: ok, since: alwaysSince, session: session}
 	}
 	base, known := unitBase[b.unit]
@@ -114,15 +115,6 @@ func floorMod(a, b int64) int64 {
 		m += b
 	}
 	return m
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // timeShape classifies an expression by how it depends on the time column.

@@ -1,10 +1,6 @@
 package rewrite
 
-import (
-	"strings"
-
-	"spiral/rollup"
-)
+import "spiral/rollup"
 
 // Catalog is what the rewriter knows about the tracked tables of one
 // database, as one session may use them.
@@ -66,7 +62,7 @@ func (c *Catalog) Mentioned(sql string) bool {
 		return false
 	}
 	for _, s := range c.Sources {
-		if containsFold(sql, s.Table.Name) || strings.Contains(sql, s.Table.Name) {
+		if containsFold(sql, s.Table.Name) {
 			return true
 		}
 	}

@@ -93,7 +93,7 @@ func FuzzQuery(f *testing.F) {
 	f.Fuzz(func(t *testing.T, sql, tz string) {
 		out, err := Query(sql, testCatalog(), Settings{TimeZone: tz})
 		if err != nil {
-			if !isSkip(err) {
+			if !IsSkip(err) {
 				t.Fatalf("Query(%q) failed with a non-skip error: %v", sql, err)
 			}
 			return

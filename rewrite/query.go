@@ -94,7 +94,7 @@ func rewriteBlocks(root *pg.Node, cat *Catalog, set Settings, notice string) (in
 	for _, s := range blocks {
 		out, err := rewriteBlock(s, cat, ctes, set, notice)
 		if err != nil {
-			if why == nil || !isSkip(err) {
+			if why == nil || !IsSkip(err) {
 				why = err
 			}
 			continue
@@ -113,7 +113,9 @@ func rewriteBlocks(root *pg.Node, cat *Catalog, set Settings, notice string) (in
 	return done, why
 }
 
-func isSkip(err error) bool {
+// IsSkip reports whether err says why a statement runs as written, as
+// opposed to a failure of the rewriter itself.
+func IsSkip(err error) bool {
 	var s *Skip
 	return errors.As(err, &s)
 }

@@ -84,7 +84,7 @@ func TestRewriteGolden(t *testing.T) {
 					t.Fatalf("the rewritten statement does not parse: %v", perr)
 				}
 				got = layout(out)
-			} else if !isSkip(err) {
+			} else if !IsSkip(err) {
 				t.Fatalf("rewrite failed: %v", err)
 			} else {
 				got = "PASS THROUGH: " + errText(err) + "\n"

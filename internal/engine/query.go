@@ -130,7 +130,7 @@ func (e *Engine) query(ctx context.Context, s *proxy.SessionState, sql string) s
 	switch {
 	case err == nil:
 		e.log.Debug("rewrite", "sql", sql, "rewritten", out)
-	case isSkip(err):
+	case rewrite.IsSkip(err):
 		e.log.Debug("rewrite: pass through", "sql", sql, "why", err)
 	default:
 		e.log.Warn("rewrite failed; running the statement as written", "sql", sql, "err", err)
@@ -144,11 +144,6 @@ func orSQL(out, sql string) string {
 		return sql
 	}
 	return out
-}
-
-func isSkip(err error) bool {
-	_, ok := err.(*rewrite.Skip)
-	return ok
 }
 
 // changesRole reports whether sql may change the session's role: tier

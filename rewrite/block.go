@@ -265,7 +265,7 @@ func boundSafe(n *pg.Node) bool {
 func (b *block) scopeOnly(c *pg.Node) bool {
 	safe := true
 	visitNodes(c, func(x *pg.Node) bool {
-		switch y := x.Node.(type) {
+		switch x.Node.(type) {
 		case *pg.Node_ColumnRef:
 			name, ok := b.colOf(x)
 			safe = safe && ok && b.isScope(name)
@@ -273,7 +273,6 @@ func (b *block) scopeOnly(c *pg.Node) bool {
 		case *pg.Node_AExpr, *pg.Node_BoolExpr, *pg.Node_NullTest, *pg.Node_BooleanTest, *pg.Node_AConst,
 			*pg.Node_TypeCast, *pg.Node_ParamRef, *pg.Node_List, *pg.Node_AArrayExpr, *pg.Node_String_, *pg.Node_Integer:
 		default:
-			_ = y
 			safe = false
 		}
 		return safe

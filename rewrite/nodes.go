@@ -98,21 +98,38 @@ func normalized(n *pg.Node) *pg.Node {
 }
 
 func clearLocations(m protoreflect.Message) {
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		switch {
-		case fd.Name() == "location" && fd.Kind() == protoreflect.Int32Kind:
+	m.Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+		if fd.Name() == "location" && fd.Kind() == protoreflect.Int32Kind {
 			m.Clear(fd)
-		case fd.Message() == nil || fd.IsMap():
-		case fd.IsList():
-			l := v.List()
-			for i := 0; i < l.Len(); i++ {
-				clearLocations(l.Get(i).Message())
-			}
-		default:
-			clearLocations(v.Message())
 		}
 		return true
 	})
+	eachChild(m, func(c protoreflect.Message, _ func(*pg.Node)) bool {
+		clearLocations(c)
+		return true
+	})
+}
+
+// eachChild calls f on every message held directly by m, in field order,
+// with a function that replaces that child by a node (valid where the
+// child is a pg.Node). It stops when f returns false, and reports whether
+// it went through all of them.
+func eachChild(m protoreflect.Message, f func(child protoreflect.Message, set func(*pg.Node)) bool) bool {
+	all := true
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.Message() == nil || fd.IsMap():
+		case fd.IsList():
+			l := v.List()
+			for i := 0; i < l.Len() && all; i++ {
+				all = f(l.Get(i).Message(), func(n *pg.Node) { l.Set(i, protoreflect.ValueOfMessage(n.ProtoReflect())) })
+			}
+		default:
+			all = f(v.Message(), func(n *pg.Node) { m.Set(fd, protoreflect.ValueOfMessage(n.ProtoReflect())) })
+		}
+		return all
+	})
+	return all
 }
 
 // sameExpr reports whether two expressions are written alike, locations
@@ -127,20 +144,9 @@ var nodeDescriptor = (&pg.Node{}).ProtoReflect().Descriptor()
 // returns a node, that node takes the visited one's place and is not
 // visited further.
 func replaceNodes(m protoreflect.Message, f func(*pg.Node) *pg.Node) {
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		switch {
-		case fd.Message() == nil || fd.IsMap():
-		case fd.IsList():
-			l := v.List()
-			for i := 0; i < l.Len(); i++ {
-				if r := replaceOne(l.Get(i).Message(), f); r != nil {
-					l.Set(i, protoreflect.ValueOfMessage(r.ProtoReflect()))
-				}
-			}
-		default:
-			if r := replaceOne(v.Message(), f); r != nil {
-				m.Set(fd, protoreflect.ValueOfMessage(r.ProtoReflect()))
-			}
+	eachChild(m, func(c protoreflect.Message, set func(*pg.Node)) bool {
+		if r := replaceOne(c, f); r != nil {
+			set(r)
 		}
 		return true
 	})
@@ -170,17 +176,8 @@ func visitNodes(n *pg.Node, f func(*pg.Node) bool) {
 }
 
 func visitChildren(m protoreflect.Message, f func(*pg.Node) bool) {
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		switch {
-		case fd.Message() == nil || fd.IsMap():
-		case fd.IsList():
-			l := v.List()
-			for i := 0; i < l.Len(); i++ {
-				visitMessage(l.Get(i).Message(), f)
-			}
-		default:
-			visitMessage(v.Message(), f)
-		}
+	eachChild(m, func(c protoreflect.Message, _ func(*pg.Node)) bool {
+		visitMessage(c, f)
 		return true
 	})
 }

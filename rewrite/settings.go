@@ -110,3 +110,20 @@ func constText(n *pg.Node) (string, bool) {
 	}
 	return "", false
 }
+
+// ChangesRole reports whether sql may change the session's role (SET
+// ROLE, SET SESSION AUTHORIZATION, in any statement of the string). Text
+// that mentions neither word is decided without allocating.
+func ChangesRole(sql string) bool {
+	if !containsFold(sql, "role") && !containsFold(sql, "authorization") {
+		return false
+	}
+	norm := strings.Join(strings.Fields(strings.ToUpper(sql)), " ")
+	for _, p := range []string{"SET ROLE", "SET SESSION ROLE", "SET LOCAL ROLE", "SET SESSION AUTHORIZATION",
+		"SET LOCAL SESSION AUTHORIZATION", "SET SESSION SESSION AUTHORIZATION"} {
+		if strings.HasPrefix(norm, p) || strings.Contains(norm, "; "+p) || strings.Contains(norm, ";"+p) {
+			return true
+		}
+	}
+	return false
+}

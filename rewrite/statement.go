@@ -184,21 +184,7 @@ func walk(m protoreflect.Message, match func(protoreflect.Message) bool) bool {
 	if match(m) {
 		return true
 	}
-	found := false
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		switch {
-		case fd.Message() == nil || fd.IsMap():
-		case fd.IsList():
-			l := v.List()
-			for i := 0; i < l.Len() && !found; i++ {
-				found = walk(l.Get(i).Message(), match)
-			}
-		default:
-			found = walk(v.Message(), match)
-		}
-		return !found
-	})
-	return found
+	return !eachChild(m, func(c protoreflect.Message, _ func(*pg.Node)) bool { return !walk(c, match) })
 }
 
 // isRefreshName reports whether a function name is spiral_refresh or

@@ -272,3 +272,18 @@ func TestClassifySessionSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestChangesRole(t *testing.T) {
+	for sql, want := range map[string]bool{
+		"SET ROLE reader":                           true,
+		"set  local\n role reader":                  true,
+		"SELECT 1; SET SESSION AUTHORIZATION bob":   true,
+		"SELECT role FROM users":                    false,
+		"SELECT date_trunc('hour', t) FROM ticks":   false,
+		"COMMENT ON ROLE x IS 'set role elsewhere'": false,
+	} {
+		if got := ChangesRole(sql); got != want {
+			t.Errorf("ChangesRole(%q) = %v, want %v", sql, got, want)
+		}
+	}
+}

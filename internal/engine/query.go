@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"spiral/proxy"
 	"spiral/rewrite"
@@ -19,6 +20,9 @@ type settingsKey struct{}
 type sessionSettings struct {
 	mu     sync.Mutex
 	values map[string]string
+	// roleChanged: the session ran SET ROLE or SET SESSION AUTHORIZATION,
+	// so it is no longer rewritten.
+	roleChanged atomic.Bool
 }
 
 func (e *Engine) settings(s *proxy.SessionState) *sessionSettings {
@@ -105,10 +109,11 @@ func (d *decisions) put(k decisionKey, v string) {
 // Any failure runs the statement as written (invariant 3).
 func (e *Engine) query(ctx context.Context, s *proxy.SessionState, sql string) string {
 	ss := e.settings(s)
-	if changesRole(sql) {
-		ss.set("role_changed", "on")
+	if rewrite.ChangesRole(sql) {
+		// Tier privileges were checked for the login user.
+		ss.roleChanged.Store(true)
 	}
-	if ss.get("enable_rewrite") != "on" || ss.get("role_changed") == "on" {
+	if ss.get("enable_rewrite") != "on" || ss.roleChanged.Load() {
 		return sql
 	}
 	user := s.Startup("user")
@@ -146,25 +151,12 @@ func orSQL(out, sql string) string {
 	return out
 }
 
-// changesRole reports whether sql may change the session's role: tier
-// privileges were checked for the login user, so such sessions are no
-// longer rewritten.
-func changesRole(sql string) bool {
-	head := strings.Join(strings.Fields(strings.ToUpper(sql)), " ")
-	for _, p := range []string{"SET ROLE", "SET SESSION ROLE", "SET LOCAL ROLE", "SET SESSION AUTHORIZATION", "SET LOCAL SESSION AUTHORIZATION", "SET SESSION SESSION AUTHORIZATION"} {
-		if strings.HasPrefix(head, p) || strings.Contains(head, "; "+p) || strings.Contains(head, ";"+p) {
-			return true
-		}
-	}
-	return false
-}
-
 // noticeDDL drops the catalog when a statement that may change tracked
 // tables or their privileges passes through.
 func (e *Engine) noticeDDL(sql string) {
-	head := strings.ToUpper(strings.TrimSpace(sql))
+	head := strings.TrimSpace(sql)
 	for _, kw := range []string{"DROP", "ALTER", "GRANT", "REVOKE", "CREATE", "COMMENT"} {
-		if strings.HasPrefix(head, kw) {
+		if len(head) >= len(kw) && strings.EqualFold(head[:len(kw)], kw) {
 			e.cat.invalidate()
 			return
 		}

@@ -218,6 +218,7 @@ func (s *session) readyForQuery(f frame) error {
 	}
 	s.state.txStatus.Store(uint32(msg[headerLen]))
 	s.tags.requestDone()
+	s.fin.requestDone(s.tags.done.Load())
 	s.state.requestDone()
 	return relay(s.clW, s.upR, f)
 }

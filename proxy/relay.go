@@ -70,8 +70,9 @@ func (s *session) clientMessage(f frame) error {
 	case 'S', 'F':
 		s.state.pending.Add(1)
 		s.tags.request()
+		s.fin.request()
 		err = relay(s.upW, s.clR, f)
-	case 'B', 'C', 'E':
+	case 'B', 'C', 'D', 'E':
 		err = s.watchedMessage(f)
 	case 'X':
 		if err := relay(s.upW, s.clR, f); err != nil {
@@ -79,7 +80,7 @@ func (s *session) clientMessage(f frame) error {
 		}
 		_ = s.upW.Flush()
 		return errTerminate
-	case 'D', 'H', 'd', 'c', 'f':
+	case 'H', 'd', 'c', 'f':
 		err = relay(s.upW, s.clR, f)
 	default:
 		return newClientError(codeProtocolViolation, "invalid frontend message type %d", f.typ)
@@ -121,6 +122,9 @@ func (s *session) hookQuery(f frame, body []byte) error {
 	if rw.Tag != "" {
 		s.tags.add(rw.Tag, false)
 	}
+	if rw.Columns != nil {
+		s.fin.add(finishEntry{request: s.tags.sent, describe: -1, query: true, cols: rw.Columns})
+	}
 	if rw.SQL == q.String {
 		return writeRaw(s.upW, f, body)
 	}
@@ -145,6 +149,7 @@ func (s *session) hookParse(f frame, body []byte) error {
 func (s *session) queryRequest() {
 	s.state.pending.Add(1)
 	s.tags.request()
+	s.fin.request()
 }
 
 // writeRaw writes a message from its header and an already read body.
@@ -183,6 +188,11 @@ func (s *session) upstreamLoop() error {
 func (s *session) upstreamMessage(f frame, n *int) error {
 	s.clMu.Lock()
 	defer s.clMu.Unlock()
+	if s.fin.failed {
+		if dropped, err := s.dropAfterFailure(f); dropped || err != nil {
+			return err
+		}
+	}
 	var err error
 	switch f.typ {
 	case 'S':
@@ -191,6 +201,8 @@ func (s *session) upstreamMessage(f frame, n *int) error {
 		err = s.readyForQuery(f)
 	case 'C', 'I', 's':
 		err = s.completionMessage(f)
+	case 'T', 'n', 'D':
+		err = s.rowMessage(f)
 	default:
 		err = relay(s.clW, s.upR, f)
 	}

@@ -49,6 +49,7 @@ type session struct {
 
 	tags  retagger // command tags to rewrite
 	watch watches  // prepared statements with work before each execution
+	fin   finisher // result columns the hook finishes
 
 	stop atomic.Pointer[clientError] // set when the server ends the session
 }

@@ -22,8 +22,8 @@ type finisher struct {
 	described int  // RowDescription and NoData seen in the request being answered
 	failed    bool // a Row failed: drop the rest of the request's responses
 
-	active atomic.Bool  // queue is not empty
-	mu     sync.Mutex   // guards queue
+	active atomic.Bool   // queue is not empty
+	mu     sync.Mutex    // guards queue
 	queue  []finishEntry // in request order
 }
 

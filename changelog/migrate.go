@@ -18,9 +18,12 @@ var schemaV3 string
 //go:embed schema_markers.sql
 var schemaMarkers string
 
+//go:embed schema_sketch_args.sql
+var schemaSketchArgs string
+
 // migrations are applied in order; each runs once, in its own transaction.
 // Append new ones; never edit one that has shipped.
-var migrations = []string{schemaV1, schemaV3, schemaMarkers}
+var migrations = []string{schemaV1, schemaV3, schemaMarkers, schemaSketchArgs}
 
 // ErrNotSuperuser is returned by Migrate when the spiral schema is missing or
 // out of date and the connection cannot install it.

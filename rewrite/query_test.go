@@ -25,7 +25,7 @@ func testCatalog() *Catalog {
 		Schema: "public", Name: "ticks", TimeColumn: "t", ScopeColumns: []string{"sym"}, ScopeTypes: []string{"int4"},
 		TimeZone: "UTC", Frames: mustFrames("1m,1h,1d,1mon"),
 		Columns: []rollup.Column{
-			{Name: "price", Type: "float8", Kinds: []rollup.Kind{rollup.KindOHLCV, rollup.KindStats}},
+			{Name: "price", Type: "float8", Kinds: []rollup.Kind{rollup.KindOHLCV, rollup.KindStats, rollup.KindSketch, rollup.KindTDigest}},
 			{Name: "vol", Type: "int4", Kinds: []rollup.Kind{rollup.KindSum, rollup.KindMax}},
 		},
 	}

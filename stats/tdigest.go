@@ -130,6 +130,18 @@ func (t *TDigest) Quantiles(qs []float64) ([]float64, error) {
 	return quantiles(qs, t.Quantile)
 }
 
+// CDF returns go-tdigest's estimate of the fraction of values ≤ x. NaN is
+// ErrNotFinite; an empty digest is ErrEmpty.
+func (t *TDigest) CDF(x float64) (float64, error) {
+	if math.IsNaN(x) {
+		return math.NaN(), fmt.Errorf("%w: %v", ErrNotFinite, x)
+	}
+	if t.Count() == 0 {
+		return math.NaN(), ErrEmpty
+	}
+	return t.td().CDF(x), nil
+}
+
 // Centroids calls f with each centroid's mean and weight in increasing mean
 // order.
 func (t *TDigest) Centroids(f func(mean float64, weight uint64)) {

@@ -80,7 +80,7 @@ func (e *Engine) Statement(ctx context.Context, s *proxy.SessionState, kind prox
 	case *rewrite.SessionShow:
 		return e.showSetting(st)
 	}
-	return proxy.Rewrite{SQL: e.query(ctx, s, sql)}
+	return e.query(ctx, s, sql)
 }
 
 // sameDatabase refuses spiral statements in a database the engine does not

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"spiral/internal/pgerr"
 	"spiral/proxy"
 	"spiral/rewrite"
 	"spiral/rollup"
@@ -78,77 +79,116 @@ type decisionKey struct {
 	sql, tz, user string
 	maxSegments   int
 	show          bool
+	transparent   bool // spiral.enable_rewrite is on and the role unchanged
 	gen           uint64
+}
+
+// decision is what runs for one statement text.
+type decision struct {
+	sql string          // "" = run as written
+	fin *rewrite.Finish // sketch columns the proxy finishes
+	err *pgerr.Error    // raised instead of running the statement
+}
+
+// rewrite turns a decision into the proxy's instruction.
+func (d decision) rewrite(sql string) proxy.Rewrite {
+	switch {
+	case d.err != nil:
+		return raise(d.err)
+	case d.sql == "":
+		return proxy.Rewrite{SQL: sql}
+	case d.fin != nil && len(d.fin.Columns) > 0:
+		return proxy.Rewrite{SQL: d.sql, Columns: finishColumns{d.fin}}
+	}
+	return proxy.Rewrite{SQL: d.sql}
 }
 
 // decisions caches rewrite decisions; it is dropped whole when full.
 type decisions struct {
 	mu sync.Mutex
-	m  map[decisionKey]string // "" = run as written
+	m  map[decisionKey]decision
 }
 
 const maxDecisions = 4096
 
-func (d *decisions) get(k decisionKey) (string, bool) {
+func (d *decisions) get(k decisionKey) (decision, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	v, ok := d.m[k]
 	return v, ok
 }
 
-func (d *decisions) put(k decisionKey, v string) {
+func (d *decisions) put(k decisionKey, v decision) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.m == nil || len(d.m) >= maxDecisions {
-		d.m = make(map[decisionKey]string)
+		d.m = make(map[decisionKey]decision)
 	}
 	d.m[k] = v
 }
 
-// query rewrites an aggregate over tracked tables, or returns sql as it is.
-// Any failure runs the statement as written (invariant 3).
-func (e *Engine) query(ctx context.Context, s *proxy.SessionState, sql string) string {
+// query rewrites spiral's SQL API calls and aggregates over tracked tables,
+// or returns sql as it is. Any failure of the transparent rewrite runs the
+// statement as written (invariant 3).
+func (e *Engine) query(ctx context.Context, s *proxy.SessionState, sql string) proxy.Rewrite {
 	ss := e.settings(s)
 	if rewrite.ChangesRole(sql) {
 		// Tier privileges were checked for the login user.
 		ss.roleChanged.Store(true)
 	}
-	if ss.get("enable_rewrite") != "on" || ss.roleChanged.Load() {
-		return sql
+	transparent := ss.get("enable_rewrite") == "on" && !ss.roleChanged.Load()
+	calls := rewrite.CallsSpiral(sql)
+	if !transparent && !calls {
+		return proxy.Rewrite{SQL: sql}
 	}
 	user := s.Startup("user")
 	cat, gen, err := e.catalogFor(ctx, user)
 	if err != nil {
 		e.log.Warn("rewrite: catalog", "err", err)
-		return sql
+		return proxy.Rewrite{SQL: sql}
 	}
-	if !cat.Mentioned(sql) {
-		return sql
+	if !calls && !cat.Mentioned(sql) {
+		return proxy.Rewrite{SQL: sql}
 	}
 	e.noticeDDL(sql)
 	maxSeg, _ := strconv.Atoi(ss.get("max_segments"))
-	k := decisionKey{sql: sql, tz: s.Param("TimeZone"), user: user, maxSegments: maxSeg, show: ss.get("show_rewrite") == "on", gen: gen}
-	if out, ok := e.decided.get(k); ok {
-		return orSQL(out, sql)
+	k := decisionKey{sql: sql, tz: s.Param("TimeZone"), user: user, maxSegments: maxSeg,
+		show: ss.get("show_rewrite") == "on", transparent: transparent, gen: gen}
+	d, ok := e.decided.get(k)
+	if !ok {
+		d = e.decide(k, cat)
+		e.decided.put(k, d)
 	}
-	out, err := rewrite.Query(sql, cat, rewrite.Settings{TimeZone: k.tz, MaxSegments: maxSeg, ShowRewrite: k.show})
-	switch {
-	case err == nil:
-		e.log.Debug("rewrite", "sql", sql, "rewritten", out)
-	case rewrite.IsSkip(err):
-		e.log.Debug("rewrite: pass through", "sql", sql, "why", err)
-	default:
-		e.log.Warn("rewrite failed; running the statement as written", "sql", sql, "err", err)
-	}
-	e.decided.put(k, out)
-	return orSQL(out, sql)
+	return d.rewrite(sql)
 }
 
-func orSQL(out, sql string) string {
-	if out == "" {
-		return sql
+// decide rewrites one statement: spiral's API calls first, then, when the
+// session allows it, the transparent rewrite of aggregates.
+func (e *Engine) decide(k decisionKey, cat *rewrite.Catalog) decision {
+	out, fin, err := rewrite.Functions(k.sql, cat)
+	if err == nil {
+		return decision{sql: out, fin: fin}
 	}
-	return out
+	if pe := pgerr.As(err); pe != nil {
+		return decision{err: pe}
+	}
+	if !rewrite.IsSkip(err) {
+		e.log.Warn("rewrite of spiral functions failed; running the statement as written", "sql", k.sql, "err", err)
+		return decision{}
+	}
+	if !k.transparent {
+		return decision{}
+	}
+	out, err = rewrite.Query(k.sql, cat, rewrite.Settings{TimeZone: k.tz, MaxSegments: k.maxSegments, ShowRewrite: k.show})
+	switch {
+	case err == nil:
+		e.log.Debug("rewrite", "sql", k.sql, "rewritten", out)
+	case rewrite.IsSkip(err):
+		e.log.Debug("rewrite: pass through", "sql", k.sql, "why", err)
+	default:
+		e.log.Warn("rewrite failed; running the statement as written", "sql", k.sql, "err", err)
+	}
+	return decision{sql: out}
 }
 
 // noticeDDL drops the catalog when a statement that may change tracked

@@ -21,6 +21,8 @@ const (
 	FeatureNotSupported   = "0A000"
 	ObjectInUse           = "55006"
 	InternalError         = "XX000"
+	DataCorrupted         = "XX001" // a sketch state that does not decode
+	NumericOutOfRange     = "22003" // a quantile outside [0, 1]
 )
 
 // Error is an error with a SQLSTATE, a message and an optional hint, in
@@ -33,6 +35,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return e.Message }
+
+// SQLState returns the error's SQLSTATE code.
+func (e *Error) SQLState() string { return e.Code }
 
 // New returns an error with code and a formatted message.
 func New(code, format string, args ...any) *Error {

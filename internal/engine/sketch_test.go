@@ -1,0 +1,214 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"spiral/stats"
+)
+
+// latDDL tracks one float column with every statistical state.
+const latDDL = `CREATE TABLE lat (
+  t timestamptz NOT NULL,
+  svc int NOT NULL,
+  ms double precision -- Spiral: stats, sketch, tdigest
+) WITH (spiral.frames = '1m,1h,1d', spiral.tenant = 'svc')`
+
+// latDistributions fill lat with one distribution per tenant over two
+// days: log-uniform, a large common offset, exponential, normal around 0
+// (negative and positive), and a few identical values.
+const latLoad = `SELECT setseed(0.25);
+INSERT INTO lat SELECT '2024-01-01'::timestamptz + (i * 2.3) * interval '1 second', s,
+  CASE s
+    WHEN 1 THEN exp(random() * 8)
+    WHEN 2 THEN 1e6 + random() * 1000
+    WHEN 3 THEN -ln(1 - random()) * 50
+    WHEN 4 THEN sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) * 10
+    ELSE 7 END
+FROM generate_series(0, 75000) i, generate_series(1, 5) s WHERE (i + s) % 3 = 0`
+
+var testQuantiles = []float64{0, 0.01, 0.25, 0.5, 0.9, 0.99, 1}
+
+// exactQuantiles returns, per group of the raw query's GROUP BY, the exact
+// percentile_cont and the two order statistics it interpolates between.
+type exact struct{ cont, lo, hi, sorted []float64 }
+
+func exactBy(t *testing.T, c *pgx.Conn, where, groupBy string) map[string]exact {
+	t.Helper()
+	q := fmt.Sprintf(`SELECT (%[2]s)::text, percentile_cont($1::float8[]) WITHIN GROUP (ORDER BY ms), array_agg(ms ORDER BY ms)
+		FROM lat WHERE %[1]s GROUP BY 1`, where, groupBy)
+	rows, err := c.Query(context.Background(), q, testQuantiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]exact{}
+	var key string
+	var cont, sorted []float64
+	_, err = pgx.ForEachRow(rows, []any{&key, &cont, &sorted}, func() error {
+		e := exact{cont: cont, sorted: sorted}
+		for _, q := range testQuantiles {
+			r := q * float64(len(sorted)-1)
+			e.lo = append(e.lo, sorted[int(math.Floor(r))])
+			e.hi = append(e.hi, sorted[int(math.Ceil(r))])
+		}
+		out[key] = e
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestSketchQuantilesOnTiers: through the proxy, quantiles of merged tier
+// states are within DDSketch's stated bound of the exact percentile_cont
+// at every tier, and t-digest's within a rank error of 0.5%, for daily groups
+// and for a range that is not aligned to days; both protocols.
+func TestSketchQuantilesOnTiers(t *testing.T) {
+	e := newEnv(t)
+	via, direct := connect(t, e.via), connect(t, e.direct)
+	exec(t, via, latDDL)
+	exec(t, direct, latLoad)
+	exec(t, via, `SELECT spiral_refresh('lat')`)
+	ranges := []struct{ where, group string }{
+		{"true", "svc || ' ' || date_trunc('day', t)"},
+		{"t >= '2024-01-01 05:00+00' AND t < '2024-01-02 17:00+00'", "svc"},
+	}
+	for _, r := range ranges {
+		want := exactBy(t, direct, r.where, r.group)
+		for _, tier := range []string{"lat_1m", "lat_1h", "lat_1d"} {
+			if tier == "lat_1d" && r.where != "true" {
+				continue // day buckets do not fit the range
+			}
+			for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
+				q := fmt.Sprintf(`SELECT (%s)::text, spiral_sketch_quantile(spiral_sketch_merge(ms_sketch), $1::float8[]),
+					spiral_tdigest_quantile(spiral_tdigest_merge(ms_tdigest), $1::float8[]) AS td
+					FROM %s WHERE %s GROUP BY 1`, r.group, tier, r.where)
+				checkQuantiles(t, fmt.Sprintf("%s %v %s", tier, mode, r.group), via, mode, q, want)
+			}
+		}
+	}
+}
+
+func checkQuantiles(t *testing.T, what string, via *pgx.Conn, mode pgx.QueryExecMode, q string, want map[string]exact) {
+	t.Helper()
+	rows, err := via.Query(context.Background(), q, mode, testQuantiles)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if f := rows.FieldDescriptions(); f[1].DataTypeOID != 1022 || f[1].Name != "spiral_sketch_quantile" || f[2].DataTypeOID != 1022 {
+		t.Fatalf("%s: fields %+v, want float8[] spiral_sketch_quantile and td", what, f)
+	}
+	var key string
+	var sk, td []float64
+	n := 0
+	_, err = pgx.ForEachRow(rows, []any{&key, &sk, &td}, func() error {
+		n++
+		w, ok := want[key]
+		if !ok {
+			return fmt.Errorf("group %q not in the raw answer", key)
+		}
+		for i, q := range testQuantiles {
+			bound := stats.DefaultRelativeAccuracy*interpolated(math.Abs(w.lo[i]), math.Abs(w.hi[i]), q, len(w.cont)) + 1e-9*math.Abs(w.cont[i])
+			if math.Abs(sk[i]-w.cont[i]) > bound*1.0000001 {
+				t.Errorf("%s group %s q=%v: DDSketch %v, exact %v: off by %v, bound %v", what, key, q, sk[i], w.cont[i], math.Abs(sk[i]-w.cont[i]), bound)
+			}
+			if r := rankError(w.sorted, td[i], q); !(r <= maxDigestRankError) {
+				t.Errorf("%s group %s q=%v: t-digest %v has rank error %v, over %v", what, key, q, td[i], r, maxDigestRankError)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if n != len(want) {
+		t.Fatalf("%s: %d groups, raw has %d", what, n, len(want))
+	}
+	t.Logf("%s: largest t-digest rank error so far %.5f", what, maxSeenRankError)
+}
+
+// maxDigestRankError bounds the t-digest's rank error in these tests (the
+// largest seen here is printed by -v).
+const maxDigestRankError = 0.005
+
+// rankError is how far q lies from the fractional ranks x takes in sorted
+// (percentile_cont's rank q·(n−1)): the ranks of the values equal to x
+// (within 1e-12 relative), or the gap between its neighbours.
+func rankError(sorted []float64, x, q float64) float64 {
+	if math.IsNaN(x) || len(sorted) < 2 {
+		return math.NaN()
+	}
+	tol := 1e-12 * math.Abs(x)
+	below := sort.SearchFloat64s(sorted, x-tol)
+	upto := sort.Search(len(sorted), func(i int) bool { return sorted[i] > x+tol })
+	lo, hi := float64(below), float64(upto-1)
+	if upto == below { // between two values
+		lo, hi = float64(below-1), float64(below)
+	}
+	n := float64(len(sorted) - 1)
+	r := q * n
+	err := 0.0
+	switch {
+	case r < lo:
+		err = (lo - r) / n
+	case r > hi:
+		err = (r - hi) / n
+	}
+	maxSeenRankError = math.Max(maxSeenRankError, err)
+	return err
+}
+
+// maxSeenRankError is the largest rank error rankError computed.
+var maxSeenRankError float64
+
+// interpolated bounds α·((1−f)·|lo| + f·|hi|) from above by the larger term
+// when f is not known exactly.
+func interpolated(lo, hi, _ float64, _ int) float64 { return math.Max(lo, hi) }
+
+// TestSketchFunctionErrors: bad arguments and states get clear errors with
+// SQLSTATEs, on both protocols, and the session goes on.
+func TestSketchFunctionErrors(t *testing.T) {
+	e := newEnv(t)
+	via, direct := connect(t, e.via), connect(t, e.direct)
+	exec(t, via, latDDL)
+	exec(t, direct, `INSERT INTO lat VALUES ('2024-01-01 00:00:01+00', 1, 5), ('2024-01-01 00:00:02+00', 1, 6),
+		('2024-01-01 00:01:00+00', 2, NULL)`)
+	exec(t, via, `SELECT spiral_refresh('lat')`)
+	cases := []struct{ sql, code string }{
+		{`SELECT spiral_tdigest_quantile(ms_tdigest, 1.5) FROM lat_1m`, "22003"},
+		{`SELECT spiral_sketch_quantile(ms_sketch, ARRAY[0.5, -0.1]) FROM lat_1m`, "22003"},
+		{`SELECT spiral_sketch_quantile(ms_tdigest, 0.5) FROM lat_1m`, "22023"},
+		{`SELECT 1 + spiral_tdigest_quantile(ms_tdigest, 0.5) FROM lat_1m`, "0A000"},
+		{`SELECT spiral_tdigest_quantile(ms, 0.5) FROM lat`, "0A000"},
+	}
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
+		for _, c := range cases {
+			_, err := via.Exec(context.Background(), c.sql, mode)
+			if sqlState(err) != c.code {
+				t.Errorf("%v %s: %v, want SQLSTATE %s", mode, c.sql, err, c.code)
+			}
+		}
+		// NULL states and a NULL q give NULL, as percentile_cont does.
+		got := query(t, via, `SELECT svc, spiral_tdigest_quantile(ms_tdigest, 0.5), spiral_sketch_quantile(ms_sketch, NULL::float8)
+			FROM lat_1m ORDER BY svc`, mode)
+		if fmt.Sprint(got) != "[1 | 5.5 | <nil> 2 | <nil> | <nil>]" {
+			t.Errorf("%v: NULL handling: %v", mode, got)
+		}
+	}
+	exec(t, direct, `UPDATE lat_1m SET ms_sketch = '\x0102ff'::bytea WHERE svc = 1`)
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
+		_, err := via.Exec(context.Background(), `SELECT spiral_sketch_quantile(ms_sketch, 0.5) FROM lat_1m`, mode)
+		if sqlState(err) != "XX001" {
+			t.Errorf("%v: corrupt state: %v, want XX001", mode, err)
+		}
+		if got := query(t, via, `SELECT 1`, mode); fmt.Sprint(got) != "[1]" {
+			t.Fatalf("%v: session after the error: %v", mode, got)
+		}
+	}
+}

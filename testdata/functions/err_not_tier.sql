@@ -1,0 +1,1 @@
+SELECT spiral_tdigest_quantile(price, 0.5) FROM ticks

@@ -1,0 +1,1 @@
+SELECT sym FROM ticks_1h WHERE spiral_tdigest_quantile(price_tdigest, 0.5) > 3

@@ -1,0 +1,1 @@
+SELECT spiral_lag('ticks')

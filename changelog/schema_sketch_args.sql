@@ -48,3 +48,20 @@ BEGIN
 END $$;
 
 GRANT EXECUTE ON FUNCTION spiral.quantile_arg(float8), spiral.quantile_arg(float8[]), spiral.cdf_arg(float8) TO PUBLIC;
+
+-- spiral.exact_arg packs an exact answer computed by PostgreSQL (a
+-- rewritten approximate percentile that falls back to the raw table):
+-- 'E' followed by the argument format above. The proxy returns it as is.
+CREATE OR REPLACE FUNCTION spiral.exact_arg(x float8) RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
+$$ SELECT pg_catalog.decode('4501', 'hex') || pg_catalog.float8send(x) $$;
+
+CREATE OR REPLACE FUNCTION spiral.exact_arg(xs float8[]) RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+  SELECT pg_catalog.decode('4502', 'hex') || pg_catalog.int4send(pg_catalog.cardinality(xs)) ||
+    coalesce((SELECT pg_catalog.string_agg(CASE WHEN x IS NULL THEN pg_catalog.decode('00', 'hex')
+      ELSE pg_catalog.decode('01', 'hex') || pg_catalog.float8send(x) END, ''::bytea ORDER BY o)
+      FROM pg_catalog.unnest(xs) WITH ORDINALITY AS u(x, o)), ''::bytea)
+$$;
+
+GRANT EXECUTE ON FUNCTION spiral.exact_arg(float8), spiral.exact_arg(float8[]) TO PUBLIC;

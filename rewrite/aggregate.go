@@ -18,6 +18,9 @@ type aggregate struct {
 	// moments: the merge needs the per-group mean column <prefix>_mean.
 	moments bool
 	prefix  string
+	// finish: the merge is a packed sketch column the proxy finishes
+	// (approximate percentiles); Index is set once its position is known.
+	finish *FinishColumn
 }
 
 // part is one partial column.
@@ -33,15 +36,18 @@ var supportedAggregates = map[string]bool{
 	"stddev": true, "stddev_samp": true, "stddev_pop": true, "variance": true, "var_samp": true, "var_pop": true,
 }
 
+// percentileAggregates are answered from sketches when the session opts in.
+var percentileAggregates = map[string]bool{"percentile_cont": true, "percentile_disc": true}
+
 // aggregateCall reports whether n calls a supported aggregate, and its
 // name.
-func aggregateCall(n *pg.Node) (*pg.FuncCall, string, bool) {
+func aggregateCall(n *pg.Node, approx bool) (*pg.FuncCall, string, bool) {
 	f, ok := n.Node.(*pg.Node_FuncCall)
 	if !ok {
 		return nil, "", false
 	}
 	name := funcName(f.FuncCall)
-	return f.FuncCall, name, supportedAggregates[name]
+	return f.FuncCall, name, supportedAggregates[name] || approx && percentileAggregates[name]
 }
 
 // aggBuilder derives aggregates from one source's tiers.
@@ -54,6 +60,9 @@ type aggBuilder struct {
 // build returns how to compute call from the tiers, or an error saying why
 // it cannot be.
 func (b aggBuilder) build(call *pg.FuncCall, name, prefix string) (*aggregate, error) {
+	if percentileAggregates[name] {
+		return b.percentile(call, name, prefix)
+	}
 	if !plainCall(call) {
 		return nil, skipf("%s with DISTINCT, FILTER, ORDER BY or OVER", name)
 	}
@@ -266,4 +275,75 @@ func hasKind(c *rollup.Column, k rollup.Kind) bool {
 		}
 	}
 	return false
+}
+
+// percentile answers percentile_cont(q) WITHIN GROUP (ORDER BY col) from the
+// column's t-digest states (DDSketch when it has none) plus the raw values
+// of raw segments, merged and finished in the proxy. percentile_disc gets
+// the same estimate, on float8 columns only (its result has the column's
+// type).
+func (b aggBuilder) percentile(call *pg.FuncCall, name, prefix string) (*aggregate, error) {
+	if !call.AggWithinGroup || len(call.AggOrder) != 1 || len(call.Args) != 1 || call.AggDistinct ||
+		call.AggFilter != nil || call.Over != nil || call.FuncVariadic {
+		return nil, skipf("%s in a form other than (q) WITHIN GROUP (ORDER BY col)", name)
+	}
+	sb := call.AggOrder[0].GetSortBy()
+	if sb == nil || sb.SortbyDir == pg.SortByDir_SORTBY_DESC || sb.SortbyDir == pg.SortByDir_SORTBY_USING {
+		return nil, skipf("%s ordered other than ascending", name)
+	}
+	colName, ok := b.colOf(sb.Node)
+	col := b.column(colName)
+	if !ok || col == nil {
+		return nil, skipf("%s over something other than a tracked column", name)
+	}
+	kind := rollup.KindTDigest
+	if !hasKind(col, kind) {
+		kind = rollup.KindSketch
+	}
+	switch {
+	case !hasKind(col, kind):
+		return nil, skipf("%s(%s): no tier keeps a sketch of it", name, col.Name)
+	case name == "percentile_disc" && col.Type != "float8":
+		return nil, skipf("percentile_disc over %s: the estimate is not one of its values", col.Type)
+	case !constantArgument(call.Args[0]):
+		return nil, skipf("%s with a fraction that is not a constant or parameter", name)
+	}
+	arg, array, err := packedArgument(call.Args[0], OpQuantile)
+	if err != nil {
+		return nil, err
+	}
+	q, _, err := castArgument(call.Args[0])
+	if err != nil {
+		return nil, err
+	}
+	st, p := b.tierCol(col, "_"+string(kind)), prefix+"_q"
+	raw := fmt.Sprintf("(%s.%s)::float8", b.ref, rollup.QuoteIdent(col.Name))
+	return &aggregate{
+		parts: []part{{name: p, typ: "bytea",
+			tier: fmt.Sprintf("decode('53', 'hex') || int4send(length(%s)) || %s", st, st),
+			raw:  percentileRaw(name, q, raw)}},
+		merge:  fmt.Sprintf("encode(%s || string_agg(spiral_s.%s, ''::bytea), 'hex')", arg, p),
+		finish: &FinishColumn{Kind: kind, Op: OpQuantile, Array: array},
+	}, nil
+}
+
+// percentileRaw is the partial of raw segments: the values, packed; or,
+// when the plan falls back to the raw table (spiral_use is false and the
+// edge segment reads every row), PostgreSQL's exact answer, packed.
+func percentileRaw(name, q, raw string) string {
+	return fmt.Sprintf("coalesce(string_agg(decode('56', 'hex') || float8send(%[3]s), ''::bytea) FILTER (WHERE (SELECT spiral_use FROM spiral_g)), "+
+		"spiral.exact_arg(%[1]s(%[2]s) WITHIN GROUP (ORDER BY %[3]s) FILTER (WHERE NOT (SELECT spiral_use FROM spiral_g))))", name, q, raw)
+}
+
+// constantArgument reports whether n reads no column.
+func constantArgument(n *pg.Node) bool {
+	ok := true
+	visitNodes(n, func(x *pg.Node) bool {
+		switch x.Node.(type) {
+		case *pg.Node_ColumnRef, *pg.Node_SubLink, *pg.Node_FuncCall:
+			ok = false
+		}
+		return ok
+	})
+	return ok
 }

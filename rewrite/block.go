@@ -32,6 +32,8 @@ type block struct {
 	keys         []groupKey
 	aggs         []*aggregate
 	names        map[string]bool // output column names
+	approx       bool            // percentiles may be answered from sketches
+	finish       []FinishColumn  // select-list entries the proxy finishes
 }
 
 // groupKey is one GROUP BY expression.
@@ -42,7 +44,7 @@ type groupKey struct {
 }
 
 // analyze checks that stmt is a block spiral can rewrite and returns it.
-func analyze(stmt *pg.SelectStmt, cat *Catalog, ctes map[string]bool) (*block, error) {
+func analyze(stmt *pg.SelectStmt, cat *Catalog, ctes map[string]bool, approx bool) (*block, error) {
 	if err := checkForm(stmt); err != nil {
 		return nil, err
 	}
@@ -58,7 +60,7 @@ func analyze(stmt *pg.SelectStmt, cat *Catalog, ctes map[string]bool) (*block, e
 	case len(src.Tiers) == 0:
 		return nil, skipf("no tier of %s may be read", rv.Relname)
 	}
-	b := &block{stmt: stmt, src: src, rv: rv, ref: rollup.QuoteIdent(refName(rv)), time: rollup.QuoteIdent(src.Table.TimeColumn)}
+	b := &block{stmt: stmt, src: src, rv: rv, ref: rollup.QuoteIdent(refName(rv)), time: rollup.QuoteIdent(src.Table.TimeColumn), approx: approx}
 	for _, step := range []func() error{b.where, b.group, b.outputs} {
 		if err := step(); err != nil {
 			return nil, err

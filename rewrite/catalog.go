@@ -37,6 +37,10 @@ type Settings struct {
 	// ShowRewrite makes the rewritten statement send the client a NOTICE
 	// with its own text (SET spiral.show_rewrite = on).
 	ShowRewrite bool
+	// ApproximatePercentiles lets percentile_cont and percentile_disc be
+	// answered from DDSketch or t-digest tiers (SET
+	// spiral.approximate_percentiles = on).
+	ApproximatePercentiles bool
 }
 
 // DefaultMaxSegments is spiral.max_segments' default.

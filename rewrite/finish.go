@@ -18,7 +18,8 @@ import (
 //
 //	argument: 0x00 (none) | 0x01 float8 (one q or x) |
 //	          0x02 int4 count, then per element 0x00 (NULL) or 0x01 float8
-//	items:    'S' int4 length, state bytes | 'V' float8 (a raw value)
+//	items:    'S' int4 length, state bytes | 'V' float8 (a raw value) |
+//	          'E' and an argument: the exact answer PostgreSQL computed
 //
 // all big-endian, as PostgreSQL's float8send and int4send write them. The
 // states and raw values are merged into one sketch, which answers the
@@ -92,11 +93,25 @@ func (c FinishColumn) Finish(text []byte) (Value, error) {
 	if err != nil {
 		return Value{}, corrupt(err)
 	}
-	st, err := mergeItems(c.Kind, items)
+	st, exact, err := mergeItems(c.Kind, items)
 	if err != nil {
 		return Value{}, err
 	}
+	if exact != nil {
+		return c.exactValue(*exact)
+	}
 	return c.answer(st, arg)
+}
+
+// exactValue returns an exact answer PostgreSQL packed.
+func (c FinishColumn) exactValue(a argument) (Value, error) {
+	switch {
+	case c.Op == OpMerge || a.isArr != c.Array:
+		return Value{}, corrupt(errors.New("exact answer of the wrong shape"))
+	case a.isArr:
+		return Value{Floats: a.array, kind: valueFloats}, nil
+	}
+	return Value{Float: a.scalar}, nil
 }
 
 func corrupt(err error) error {
@@ -112,7 +127,14 @@ type argument struct {
 
 func splitArgument(b []byte) (argument, []byte, error) {
 	r := packReader{b: b}
+	a, err := r.argument()
+	return a, r.rest(), err
+}
+
+// argument reads one argument.
+func (r *packReader) argument() (argument, error) {
 	var a argument
+	size := len(r.b)
 	switch r.byte() {
 	case 0:
 	case 1:
@@ -120,8 +142,8 @@ func splitArgument(b []byte) (argument, []byte, error) {
 	case 2:
 		a.isArr = true
 		n := r.int4()
-		if n < 0 || n > len(b)/9+1 {
-			return a, nil, errors.New("bad argument array length")
+		if n < 0 || n > size/9+1 {
+			return a, errors.New("bad argument array length")
 		}
 		a.array = make([]*float64, n)
 		for i := range a.array {
@@ -131,9 +153,9 @@ func splitArgument(b []byte) (argument, []byte, error) {
 			}
 		}
 	default:
-		return a, nil, errors.New("unknown argument tag")
+		return a, errors.New("unknown argument tag")
 	}
-	return a, r.rest(), r.err
+	return a, r.err
 }
 
 // state is a DDSketch or a t-digest being merged.
@@ -164,8 +186,9 @@ func (d digestState) merge(b []byte) error {
 	return d.d.Merge(&o)
 }
 
-// mergeItems folds the packed states and raw values into one state.
-func mergeItems(k rollup.Kind, items []byte) (state, error) {
+// mergeItems folds the packed states and raw values into one state, or
+// returns the exact answer among them.
+func mergeItems(k rollup.Kind, items []byte) (state, *argument, error) {
 	var st state = digestState{stats.NewTDigest()}
 	if k == rollup.KindSketch {
 		st = sketchState{stats.NewSketch()}
@@ -178,18 +201,27 @@ func mergeItems(k rollup.Kind, items []byte) (state, error) {
 			n := r.int4()
 			err = st.merge(r.bytes(n))
 		case 'V':
-			err = st.add(r.float8())
+			if err = st.add(r.float8()); errors.Is(err, stats.ErrNotFinite) {
+				return nil, nil, pgerr.New(pgerr.InvalidParameterValue, "spiral: approximate percentiles cannot include NaN or infinite values").
+					WithHint("SET spiral.approximate_percentiles = off for the exact answer.")
+			}
+		case 'E':
+			a, aerr := r.argument()
+			if aerr == nil && r.err == nil {
+				return nil, &a, nil
+			}
+			err = errors.Join(aerr, r.err)
 		default:
 			err = errors.New("unknown item tag")
 		}
 		if err != nil {
-			return nil, corrupt(err)
+			return nil, nil, corrupt(err)
 		}
 	}
 	if r.err != nil {
-		return nil, corrupt(r.err)
+		return nil, nil, corrupt(r.err)
 	}
-	return st, nil
+	return st, nil, nil
 }
 
 // answer evaluates the column's operation on the merged state.

@@ -144,12 +144,27 @@ func TestFinishRejectsCorrupt(t *testing.T) {
 		"t-digest state":  pack(scalarArg(0.5), [][]byte{digest}, nil),
 		"unknown item":    []byte(hex.EncodeToString(append(scalarArg(0.5), 'X'))),
 		"huge array":      []byte(hex.EncodeToString([]byte{2, 0x7f, 0xff, 0xff, 0xff})),
-		"NaN value":       pack(scalarArg(0.5), nil, []float64{math.NaN()}),
+		"exact, wrong shape": []byte(hex.EncodeToString(append(scalarArg(0.5), 'E', 2, 0, 0, 0, 0))),
 	} {
 		_, err := col.Finish(packed)
 		if pe := pgerr.As(err); pe == nil || pe.Code != pgerr.DataCorrupted {
 			t.Errorf("%s: err %v, want XX001", name, err)
 		}
+	}
+}
+
+// TestFinishExactAndNaN: an exact answer PostgreSQL packed is returned as
+// it is; a NaN raw value is a 22023 error naming the way out.
+func TestFinishExactAndNaN(t *testing.T) {
+	exact := append(scalarArg(0.5), 'E', 1)
+	exact = binary.BigEndian.AppendUint64(exact, math.Float64bits(42.25))
+	v, err := FinishColumn{Kind: rollup.KindTDigest}.Finish([]byte(hex.EncodeToString(exact)))
+	if err != nil || string(v.AppendText(nil)) != "42.25" {
+		t.Fatalf("exact answer: %v, %v", v, err)
+	}
+	_, err = FinishColumn{Kind: rollup.KindTDigest}.Finish(pack(scalarArg(0.5), nil, []float64{1, math.NaN()}))
+	if pe := pgerr.As(err); pe == nil || pe.Code != pgerr.InvalidParameterValue {
+		t.Fatalf("NaN value: %v, want 22023", err)
 	}
 }
 

@@ -228,17 +228,30 @@ func packedStates(n *pg.Node, kind rollup.Kind, merging bool, tiers []tierRel, u
 // packedArgument is the SQL of the argument part, checked by PostgreSQL:
 // spiral.quantile_arg raises percentile_cont's error for q outside [0, 1].
 func packedArgument(n *pg.Node, op Op) (string, bool, error) {
+	q, array, err := castArgument(n)
+	if err != nil {
+		return "", false, err
+	}
+	switch {
+	case op == OpCDF && array:
+		return "", false, unsupportedSketch("spiral_tdigest_cdf takes one value, not an array")
+	case op == OpCDF:
+		return fmt.Sprintf("spiral.cdf_arg(%s)", q), false, nil
+	}
+	return fmt.Sprintf("spiral.quantile_arg(%s)", q), array, nil
+}
+
+// castArgument is a quantile argument cast to float8, or float8[] when it
+// is an array.
+func castArgument(n *pg.Node) (string, bool, error) {
 	q, err := deparseExpr(n)
 	if err != nil {
 		return "", false, err
 	}
-	if op == OpCDF {
-		return fmt.Sprintf("spiral.cdf_arg((%s)::float8)", q), false, nil
-	}
 	if isArrayExpr(n) {
-		return fmt.Sprintf("spiral.quantile_arg((%s)::float8[])", q), true, nil
+		return fmt.Sprintf("(%s)::float8[]", q), true, nil
 	}
-	return fmt.Sprintf("spiral.quantile_arg((%s)::float8)", q), false, nil
+	return fmt.Sprintf("(%s)::float8", q), false, nil
 }
 
 // isArrayExpr reports whether a quantile argument is an array: ARRAY[...],

@@ -27,9 +27,16 @@ func (b *block) outputs() error {
 	if err != nil {
 		return err
 	}
-	for _, t := range b.stmt.TargetList {
+	whole := map[int]int{} // aggregate -> whole select-list entries it is
+	for i, t := range b.stmt.TargetList {
 		rt := t.Node.(*pg.Node_ResTarget).ResTarget
 		rt.Val = r.apply(rt.Val)
+		if a, ok := r.aggOf[rt.Val]; ok && b.aggs[a].finish != nil {
+			whole[a]++
+			col := *b.aggs[a].finish
+			col.Index = i
+			b.finish = append(b.finish, col)
+		}
 	}
 	b.stmt.HavingClause = r.apply(b.stmt.HavingClause)
 	for _, s := range b.stmt.SortClause {
@@ -49,7 +56,37 @@ func (b *block) outputs() error {
 	if len(b.aggs) == 0 && len(b.keys) == 0 {
 		return skipf("no aggregate and no GROUP BY")
 	}
+	if err := b.checkFinished(r, whole); err != nil {
+		return err
+	}
 	return b.checkOuter(r.inserted)
+}
+
+// checkFinished makes sure every aggregate the proxy finishes is a whole
+// select-list entry and nothing sorts or deduplicates by it: PostgreSQL
+// only sees its packed states.
+func (b *block) checkFinished(r *replacer, whole map[int]int) error {
+	for i, a := range b.aggs {
+		if a.finish != nil && r.uses[i] != whole[i] {
+			return skipf("an approximate percentile inside an expression, HAVING or ORDER BY")
+		}
+	}
+	if len(b.finish) == 0 {
+		return nil
+	}
+	if len(b.stmt.DistinctClause) > 0 {
+		return skipf("DISTINCT with an approximate percentile")
+	}
+	for _, s := range b.stmt.SortClause {
+		n := s.Node.(*pg.Node_SortBy).SortBy.Node
+		for _, f := range b.finish {
+			name := b.stmt.TargetList[f.Index].Node.(*pg.Node_ResTarget).ResTarget.Name
+			if refersTo(n, f.Index, name) {
+				return skipf("ORDER BY an approximate percentile")
+			}
+		}
+	}
+	return nil
 }
 
 // outputName reports whether n is a bare name of an output column, which
@@ -64,12 +101,14 @@ type replacer struct {
 	b        *block
 	keyRefs  []*pg.Node
 	merges   []*pg.Node // parallel to b.aggs
+	uses     []int      // parallel to b.aggs: how often each was inserted
 	inserted map[*pg.Node]bool
+	aggOf    map[*pg.Node]int // inserted merge -> its aggregate
 	err      error
 }
 
 func (b *block) newReplacer() (*replacer, error) {
-	r := &replacer{b: b, inserted: make(map[*pg.Node]bool)}
+	r := &replacer{b: b, inserted: make(map[*pg.Node]bool), aggOf: make(map[*pg.Node]int)}
 	for i, k := range b.keys {
 		ref := fmt.Sprintf("spiral_s.g%d", i+1)
 		if k.scope != "" {
@@ -103,13 +142,13 @@ func (r *replacer) swap(n *pg.Node) *pg.Node {
 			return r.insert(r.keyRefs[i])
 		}
 	}
-	call, name, ok := aggregateCall(n)
+	call, name, ok := aggregateCall(n, r.b.approx)
 	if !ok {
 		return nil
 	}
 	for i, a := range r.b.aggs {
 		if sameExpr(n, a.call) {
-			return r.insert(r.merges[i])
+			return r.insertMerge(i)
 		}
 	}
 	prefix := fmt.Sprintf("a%d", len(r.b.aggs)+1)
@@ -120,13 +159,22 @@ func (r *replacer) swap(n *pg.Node) *pg.Node {
 		if m, err = parseExpr(a.merge); err == nil {
 			r.b.aggs = append(r.b.aggs, a)
 			r.merges = append(r.merges, m)
-			return r.insert(m)
+			r.uses = append(r.uses, 0)
+			return r.insertMerge(len(r.b.aggs) - 1)
 		}
 	}
 	if r.err == nil {
 		r.err = err
 	}
 	return nil
+}
+
+// insertMerge returns a fresh copy of aggregate i's merge.
+func (r *replacer) insertMerge(i int) *pg.Node {
+	c := r.insert(r.merges[i])
+	r.uses[i]++
+	r.aggOf[c] = i
+	return c
 }
 
 // insert returns a fresh copy of n, remembered as spiral's own.

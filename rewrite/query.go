@@ -18,38 +18,52 @@ var ErrNotTracked = &Skip{Reason: "no tracked table named"}
 // EXPLAIN of one) into plans over clean tiers and dirty raw ranges. It
 // returns the new statement text, or a *Skip saying why the statement must
 // run as written; other errors are bugs in the rewriter, and the caller runs
-// the statement as written then too (invariant 3).
+// the statement as written then too (invariant 3). Approximate percentiles
+// need QueryFinish.
 func Query(sql string, cat *Catalog, set Settings) (string, error) {
+	set.ApproximatePercentiles = false
+	out, _, err := QueryFinish(sql, cat, set)
+	return out, err
+}
+
+// QueryFinish is Query, and also returns the columns the proxy must finish
+// (approximate percentiles in the outermost block; nil under EXPLAIN).
+func QueryFinish(sql string, cat *Catalog, set Settings) (string, *Finish, error) {
 	if !cat.Mentioned(sql) || !utf8.ValidString(sql) || strings.IndexByte(sql, 0) >= 0 {
-		return "", ErrNotTracked
+		return "", nil, ErrNotTracked
 	}
 	tree, err := pg.Parse(sql)
 	if err != nil {
-		return "", skipf("does not parse")
+		return "", nil, skipf("does not parse")
 	}
 	if len(tree.Stmts) != 1 {
-		return "", skipf("not one statement")
+		return "", nil, skipf("not one statement")
 	}
 	root := tree.Stmts[0].Stmt
 	if !readOnlySelect(root) {
-		return "", skipf("not a SELECT")
+		return "", nil, skipf("not a SELECT")
 	}
 	var shown *pg.ParseResult
 	if set.ShowRewrite {
 		shown = proto.Clone(tree).(*pg.ParseResult)
 	}
-	n, err := rewriteBlocks(root, cat, set, "")
+	n, cols, err := rewriteBlocks(root, cat, set, "")
 	if n == 0 {
-		return "", err
+		return "", nil, err
+	}
+	var fin *Finish
+	if len(cols) > 0 && root.GetExplainStmt() == nil {
+		fin = &Finish{Columns: cols}
 	}
 	out, err := deparse(tree)
 	if err != nil || shown == nil {
-		return out, err
+		return out, fin, err
 	}
-	if _, err := rewriteBlocks(shown.Stmts[0].Stmt, cat, set, "spiral: rewritten to: "+out); err != nil {
-		return "", err
+	if _, _, err := rewriteBlocks(shown.Stmts[0].Stmt, cat, set, "spiral: rewritten to: "+out); err != nil {
+		return "", nil, err
 	}
-	return deparse(shown)
+	out, err = deparse(shown)
+	return out, fin, err
 }
 
 // deparse prints a rewritten tree and checks that it parses again.
@@ -76,8 +90,9 @@ func readOnlySelect(n *pg.Node) bool {
 }
 
 // rewriteBlocks rewrites every block of root it can, in place, and returns
-// how many it rewrote and, when none, why.
-func rewriteBlocks(root *pg.Node, cat *Catalog, set Settings, notice string) (int, error) {
+// how many it rewrote, the outermost block's finished columns and, when it
+// rewrote none, why.
+func rewriteBlocks(root *pg.Node, cat *Catalog, set Settings, notice string) (int, []FinishColumn, error) {
 	ctes := map[string]bool{}
 	var blocks []*pg.SelectStmt
 	visitNodes(root, func(n *pg.Node) bool {
@@ -91,8 +106,9 @@ func rewriteBlocks(root *pg.Node, cat *Catalog, set Settings, notice string) (in
 	})
 	done := 0
 	var why error
-	for _, s := range blocks {
-		out, err := rewriteBlock(s, cat, ctes, set, notice)
+	var finish []FinishColumn
+	for i, s := range blocks {
+		out, cols, err := rewriteBlock(s, cat, ctes, set, notice, i == 0)
 		if err != nil {
 			if why == nil || !IsSkip(err) {
 				why = err
@@ -103,6 +119,7 @@ func rewriteBlocks(root *pg.Node, cat *Catalog, set Settings, notice string) (in
 		proto.Merge(s, out)
 		done++
 		notice = ""
+		finish = cols
 	}
 	if why == nil {
 		why = skipf("no aggregate over a tracked table")
@@ -110,7 +127,7 @@ func rewriteBlocks(root *pg.Node, cat *Catalog, set Settings, notice string) (in
 	if done > 0 {
 		why = nil
 	}
-	return done, why
+	return done, finish, why
 }
 
 // IsSkip reports whether err says why a statement runs as written, as
@@ -120,18 +137,24 @@ func IsSkip(err error) bool {
 	return errors.As(err, &s)
 }
 
-// rewriteBlock returns the rewritten form of one block; s is not changed.
-func rewriteBlock(s *pg.SelectStmt, cat *Catalog, ctes map[string]bool, set Settings, notice string) (*pg.SelectStmt, error) {
+// rewriteBlock returns the rewritten form of one block and the columns the
+// proxy must finish; s is not changed. Only the outermost block may have
+// such columns.
+func rewriteBlock(s *pg.SelectStmt, cat *Catalog, ctes map[string]bool, set Settings, notice string, outermost bool) (*pg.SelectStmt, []FinishColumn, error) {
 	if len(s.FromClause) != 1 {
-		return nil, skipf("not one FROM item")
+		return nil, nil, skipf("not one FROM item")
 	}
-	b, err := analyze(proto.Clone(s).(*pg.SelectStmt), cat, ctes)
+	b, err := analyze(proto.Clone(s).(*pg.SelectStmt), cat, ctes, set.ApproximatePercentiles)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if len(b.finish) > 0 && !outermost {
+		return nil, nil, skipf("an approximate percentile below the outermost SELECT")
 	}
 	c := b.chooseChain(set.TimeZone)
 	if len(c.tiers) == 0 {
-		return nil, skipf("no tier's buckets fit the query's in time zone %s", set.TimeZone)
+		return nil, nil, skipf("no tier's buckets fit the query's in time zone %s", set.TimeZone)
 	}
-	return b.render(c, set, notice)
+	out, err := b.render(c, set, notice)
+	return out, b.finish, err
 }

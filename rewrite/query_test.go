@@ -2,6 +2,7 @@ package rewrite
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +16,8 @@ import (
 // rewriteDir holds the query golden files: NAME.sql in (an optional first
 // line "-- tz: Zone" sets the session's TimeZone, UTC otherwise),
 // NAME.golden out: the rewritten statement, broken into lines at its
-// segments, or "PASS THROUGH: why".
+// segments, or "PASS THROUGH: why". A line "-- approximate_percentiles"
+// turns the session setting on; the golden then lists finished columns.
 const rewriteDir = "../testdata/rewrite"
 
 // testCatalog has two tracked tables: ticks (one scope column, UTC tiers
@@ -73,8 +75,9 @@ func TestRewriteGolden(t *testing.T) {
 			if first, _, _ := strings.Cut(sql, "\n"); strings.HasPrefix(first, "-- tz: ") {
 				set.TimeZone = strings.TrimSpace(strings.TrimPrefix(first, "-- tz: "))
 			}
-			out, err := Query(sql, testCatalog(), set)
-			again, err2 := Query(sql, testCatalog(), set)
+			set.ApproximatePercentiles = strings.Contains(sql, "-- approximate_percentiles\n")
+			out, fin, err := QueryFinish(sql, testCatalog(), set)
+			again, _, err2 := QueryFinish(sql, testCatalog(), set)
 			if out != again || (err == nil) != (err2 == nil) {
 				t.Fatalf("rewriting is not deterministic:\n%s\n%s", out, again)
 			}
@@ -84,6 +87,11 @@ func TestRewriteGolden(t *testing.T) {
 					t.Fatalf("the rewritten statement does not parse: %v", perr)
 				}
 				got = layout(out)
+				if fin != nil {
+					for _, c := range fin.Columns {
+						got += fmt.Sprintf("-- finish column %d: %s, array %v\n", c.Index+1, c.Kind, c.Array)
+					}
+				}
 			} else if !IsSkip(err) {
 				t.Fatalf("rewrite failed: %v", err)
 			} else {

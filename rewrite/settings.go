@@ -32,13 +32,16 @@ var SessionDefaults = map[string]string{
 	"enable_rewrite": "on",
 	"max_segments":   strconv.Itoa(DefaultMaxSegments),
 	"show_rewrite":   "off",
+	// approximate_percentiles: percentile_cont and percentile_disc over
+	// tracked tables are answered from sketch tiers (README).
+	"approximate_percentiles": "off",
 }
 
 func settingName(full string) (string, error) {
 	name := strings.TrimPrefix(strings.ToLower(full), "spiral.")
 	if _, ok := SessionDefaults[name]; !ok {
 		return "", pgerr.New(pgerr.UndefinedObject, "unrecognized configuration parameter %q", full).
-			WithHint("spiral's session settings are spiral.enable_rewrite, spiral.max_segments and spiral.show_rewrite.")
+			WithHint("spiral's session settings are spiral.enable_rewrite, spiral.max_segments, spiral.show_rewrite and spiral.approximate_percentiles.")
 	}
 	return name, nil
 }

@@ -79,6 +79,7 @@ type decisionKey struct {
 	sql, tz, user string
 	maxSegments   int
 	show          bool
+	approx        bool // spiral.approximate_percentiles
 	transparent   bool // spiral.enable_rewrite is on and the role unchanged
 	gen           uint64
 }
@@ -153,7 +154,7 @@ func (e *Engine) query(ctx context.Context, s *proxy.SessionState, sql string) p
 	e.noticeDDL(sql)
 	maxSeg, _ := strconv.Atoi(ss.get("max_segments"))
 	k := decisionKey{sql: sql, tz: s.Param("TimeZone"), user: user, maxSegments: maxSeg,
-		show: ss.get("show_rewrite") == "on", transparent: transparent, gen: gen}
+		show: ss.get("show_rewrite") == "on", approx: ss.get("approximate_percentiles") == "on", transparent: transparent, gen: gen}
 	d, ok := e.decided.get(k)
 	if !ok {
 		d = e.decide(k, cat)
@@ -179,7 +180,8 @@ func (e *Engine) decide(k decisionKey, cat *rewrite.Catalog) decision {
 	if !k.transparent {
 		return decision{}
 	}
-	out, err = rewrite.Query(k.sql, cat, rewrite.Settings{TimeZone: k.tz, MaxSegments: k.maxSegments, ShowRewrite: k.show})
+	out, fin, err = rewrite.QueryFinish(k.sql, cat, rewrite.Settings{TimeZone: k.tz, MaxSegments: k.maxSegments,
+		ShowRewrite: k.show, ApproximatePercentiles: k.approx})
 	switch {
 	case err == nil:
 		e.log.Debug("rewrite", "sql", k.sql, "rewritten", out)
@@ -188,7 +190,7 @@ func (e *Engine) decide(k decisionKey, cat *rewrite.Catalog) decision {
 	default:
 		e.log.Warn("rewrite failed; running the statement as written", "sql", k.sql, "err", err)
 	}
-	return decision{sql: out}
+	return decision{sql: out, fin: fin}
 }
 
 // noticeDDL drops the catalog when a statement that may change tracked

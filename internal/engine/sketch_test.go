@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -211,4 +212,100 @@ func TestSketchFunctionErrors(t *testing.T) {
 			t.Fatalf("%v: session after the error: %v", mode, got)
 		}
 	}
+}
+
+// TestApproximatePercentiles: with spiral.approximate_percentiles on,
+// percentile_cont over a tracked table is answered from t-digest tiers
+// (DDSketch where the column has no t-digest) plus raw values of dirty and
+// edge ranges, within the same bounds as on tiers, across tier boundaries
+// and with fresh unrefreshed rows; a plan that falls back to the raw table
+// returns PostgreSQL's exact answer; with the setting off it passes
+// through exactly.
+func TestApproximatePercentiles(t *testing.T) {
+	e := newEnv(t)
+	via, direct := connect(t, e.via), connect(t, e.direct)
+	exec(t, via, latDDL)
+	exec(t, via, `CREATE TABLE lat_s (t timestamptz NOT NULL, svc int NOT NULL,
+		ms double precision -- Spiral: sketch
+		) WITH (spiral.frames = '1m,1h,1d', spiral.tenant = 'svc')`)
+	exec(t, direct, latLoad)
+	exec(t, direct, `INSERT INTO lat_s SELECT * FROM lat`)
+	exec(t, via, `SELECT spiral_refresh('lat')`)
+	exec(t, via, `SELECT spiral_refresh('lat_s')`)
+	exec(t, direct, `INSERT INTO lat SELECT t + interval '7 seconds', svc, ms * 3 FROM lat WHERE t < '2024-01-01 02:00+00'`)
+	exec(t, direct, `INSERT INTO lat_s SELECT t + interval '7 seconds', svc, ms * 3 FROM lat_s WHERE t < '2024-01-01 02:00+00'`)
+	where := "t >= '2024-01-01 00:17:23+00' AND t < '2024-01-02 17:42:00+00'"
+	exec(t, via, `SET spiral.approximate_percentiles = on`)
+	for _, table := range []string{"lat", "lat_s"} {
+		raw := fmt.Sprintf(`SELECT svc, percentile_cont($1::float8[]) WITHIN GROUP (ORDER BY ms) AS q FROM %s WHERE %s GROUP BY 1 ORDER BY 1`, table, where)
+		if !strings.Contains(plan(t, via, raw, testQuantiles), table+"_1h") {
+			t.Fatalf("%s: the approximate plan does not read the hourly tier", table)
+		}
+		want := exactFrom(t, direct, raw)
+		for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
+			got := arraysBy(t, via, mode, raw)
+			for key, w := range want {
+				for i, q := range testQuantiles {
+					var ok bool
+					if table == "lat" {
+						ok = rankError(w.sorted, got[key][i], q) <= maxDigestRankError
+					} else {
+						bound := stats.DefaultRelativeAccuracy*math.Max(math.Abs(w.lo[i]), math.Abs(w.hi[i])) + 1e-9*math.Abs(w.cont[i])
+						ok = math.Abs(got[key][i]-w.cont[i]) <= bound*1.0000001
+					}
+					if !ok {
+						t.Errorf("%s %v svc %s q=%v: %v, exact %v", table, mode, key, q, got[key][i], w.cont[i])
+					}
+				}
+			}
+		}
+		// Fallback to the raw table: PostgreSQL's exact answer.
+		exec(t, via, `SET spiral.max_segments = 1`)
+		sameRows(t, table+" fallback", query(t, via, raw, testQuantiles), query(t, direct, raw, testQuantiles))
+		exec(t, via, `RESET spiral.max_segments`)
+	}
+	exec(t, via, `SET spiral.approximate_percentiles = off`)
+	q := `SELECT svc, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FROM lat GROUP BY 1 ORDER BY 1`
+	sameRows(t, "setting off", query(t, via, q), query(t, direct, q))
+	if strings.Contains(plan(t, via, q), "lat_1h") {
+		t.Fatal("with the setting off, the plan reads a tier")
+	}
+}
+
+// exactFrom runs a raw percentile query (key, float8[]) and returns the
+// exact answers with each group's sorted values.
+func exactFrom(t *testing.T, c *pgx.Conn, raw string) map[string]exact {
+	t.Helper()
+	groups := exactBy(t, c, rawWhere(raw), "svc")
+	return groups
+}
+
+// rawWhere extracts the WHERE clause of the test's raw query.
+func rawWhere(raw string) string {
+	_, after, _ := strings.Cut(raw, " WHERE ")
+	w, _, _ := strings.Cut(after, " GROUP BY")
+	return w
+}
+
+func arraysBy(t *testing.T, c *pgx.Conn, mode pgx.QueryExecMode, q string) map[string][]float64 {
+	t.Helper()
+	rows, err := c.Query(context.Background(), q, mode, testQuantiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := rows.FieldDescriptions(); f[1].DataTypeOID != 1022 || f[1].Name != "q" {
+		t.Fatalf("%v: fields %+v", mode, f)
+	}
+	out := map[string][]float64{}
+	var key int32
+	var qs []float64
+	if _, err := pgx.ForEachRow(rows, []any{&key, &qs}, func() error { out[fmt.Sprint(key)] = qs; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func plan(t *testing.T, c *pgx.Conn, q string, args ...any) string {
+	t.Helper()
+	return strings.Join(query(t, c, "EXPLAIN "+q, args...), "\n")
 }

@@ -1,0 +1,2 @@
+-- approximate_percentiles
+SELECT date_trunc('day', t), 2 * percentile_cont(0.5) WITHIN GROUP (ORDER BY price) FROM ticks GROUP BY 1

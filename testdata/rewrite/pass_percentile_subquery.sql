@@ -1,0 +1,2 @@
+-- approximate_percentiles
+SELECT max(med) FROM (SELECT sym, percentile_cont(0.5) WITHIN GROUP (ORDER BY price) AS med FROM ticks GROUP BY 1) s

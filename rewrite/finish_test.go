@@ -136,14 +136,14 @@ func TestFinishRejectsCorrupt(t *testing.T) {
 	digest, _ := d.MarshalBinary()
 	col := FinishColumn{Kind: rollup.KindSketch}
 	for name, packed := range map[string][]byte{
-		"not hex":         []byte("zz"),
-		"no argument":     []byte(""),
-		"unknown tag":     pack([]byte{9}, nil, nil),
-		"truncated state": []byte(hex.EncodeToString(append(append(scalarArg(0.5), 'S', 0, 0, 0, 99), good...))),
-		"garbage state":   pack(scalarArg(0.5), [][]byte{{1, 2, 3}}, nil),
-		"t-digest state":  pack(scalarArg(0.5), [][]byte{digest}, nil),
-		"unknown item":    []byte(hex.EncodeToString(append(scalarArg(0.5), 'X'))),
-		"huge array":      []byte(hex.EncodeToString([]byte{2, 0x7f, 0xff, 0xff, 0xff})),
+		"not hex":            []byte("zz"),
+		"no argument":        []byte(""),
+		"unknown tag":        pack([]byte{9}, nil, nil),
+		"truncated state":    []byte(hex.EncodeToString(append(append(scalarArg(0.5), 'S', 0, 0, 0, 99), good...))),
+		"garbage state":      pack(scalarArg(0.5), [][]byte{{1, 2, 3}}, nil),
+		"t-digest state":     pack(scalarArg(0.5), [][]byte{digest}, nil),
+		"unknown item":       []byte(hex.EncodeToString(append(scalarArg(0.5), 'X'))),
+		"huge array":         []byte(hex.EncodeToString([]byte{2, 0x7f, 0xff, 0xff, 0xff})),
 		"exact, wrong shape": []byte(hex.EncodeToString(append(scalarArg(0.5), 'E', 2, 0, 0, 0, 0))),
 	} {
 		_, err := col.Finish(packed)

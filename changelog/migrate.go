@@ -21,9 +21,12 @@ var schemaMarkers string
 //go:embed schema_sketch_args.sql
 var schemaSketchArgs string
 
+//go:embed schema_stats.sql
+var schemaStats string
+
 // migrations are applied in order; each runs once, in its own transaction.
 // Append new ones; never edit one that has shipped.
-var migrations = []string{schemaV1, schemaV3, schemaMarkers, schemaSketchArgs}
+var migrations = []string{schemaV1, schemaV3, schemaMarkers, schemaSketchArgs, schemaStats}
 
 // ErrNotSuperuser is returned by Migrate when the spiral schema is missing or
 // out of date and the connection cannot install it.

@@ -89,6 +89,7 @@ func Load(ctx context.Context, q querier, schema, name string) (rollup.Tracked, 
 // frames, and the types of its scope columns as the catalog has them.
 const catalogQuery = `
 SELECT b.base_oid::int8, b.view_schema, b.view_name, b.time_column, b.scope_columns, b.timezone, b.columns,
+       b.approximate_percentiles,
        coalesce((SELECT string_agg(t.frame, ',' ORDER BY t.frame_seconds) FROM spiral.metadata t
                  WHERE t.base_oid = b.base_oid AND t.parent_view <> 'BASE'), ''),
        coalesce((SELECT array_agg(format_type(a.atttypid, NULL) ORDER BY s.ord)
@@ -113,7 +114,8 @@ func scanTracked(r pgx.CollectableRow) (rollup.Tracked, error) {
 	var t rollup.Table
 	var cols []columnJSON
 	var frames string
-	if err := r.Scan(&oid, &t.Schema, &t.Name, &t.TimeColumn, &t.ScopeColumns, &t.TimeZone, &cols, &frames, &t.ScopeTypes); err != nil {
+	if err := r.Scan(&oid, &t.Schema, &t.Name, &t.TimeColumn, &t.ScopeColumns, &t.TimeZone, &cols, &t.ApproximatePercentiles,
+		&frames, &t.ScopeTypes); err != nil {
 		return rollup.Tracked{}, err
 	}
 	fs, err := rollup.ParseFrames(frames)

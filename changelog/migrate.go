@@ -24,9 +24,12 @@ var schemaSketchArgs string
 //go:embed schema_stats.sql
 var schemaStats string
 
+//go:embed schema_options.sql
+var schemaOptions string
+
 // migrations are applied in order; each runs once, in its own transaction.
 // Append new ones; never edit one that has shipped.
-var migrations = []string{schemaV1, schemaV3, schemaMarkers, schemaSketchArgs, schemaStats}
+var migrations = []string{schemaV1, schemaV3, schemaMarkers, schemaSketchArgs, schemaStats, schemaOptions}
 
 // ErrNotSuperuser is returned by Migrate when the spiral schema is missing or
 // out of date and the connection cannot install it.

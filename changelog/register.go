@@ -67,11 +67,12 @@ func tierRows(t *rollup.Table) []string {
 func registerSQL(t *rollup.Table, rows []string) string {
 	base := Literal(qualified(t.Schema, t.Name)) + "::regclass"
 	return fmt.Sprintf(`INSERT INTO spiral.metadata (view_schema, view_name, parent_view, frame_seconds,
-  scope_columns, frame, calendar_unit, time_column, timezone, columns, base_oid)
+  scope_columns, frame, calendar_unit, time_column, timezone, columns, approximate_percentiles, base_oid)
 SELECT n.nspname, v.view_name, v.parent_view, v.frame_seconds, v.scope_columns, v.frame, v.calendar_unit,
-  v.time_column, v.timezone, v.columns::jsonb, c.oid
+  v.time_column, v.timezone, v.columns::jsonb, v.approximate_percentiles, c.oid
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
-  (VALUES %s) AS v(parent_view, view_name, frame_seconds, scope_columns, frame, calendar_unit, time_column, timezone, columns)
+  (VALUES %s) AS v(parent_view, view_name, frame_seconds, scope_columns, frame, calendar_unit, time_column, timezone, columns,
+    approximate_percentiles)
 WHERE c.oid = %s`, strings.Join(rows, ",\n  "), base)
 }
 
@@ -80,6 +81,6 @@ func registerRow(t *rollup.Table, parent, name, seconds, frame, unit, cols strin
 	if tz == "" {
 		tz = "UTC"
 	}
-	return fmt.Sprintf("(%s, %s, %s::bigint, %s, %s::text, %s::text, %s, %s, %s)",
-		parent, name, seconds, textArray(t.ScopeColumns), frame, unit, Literal(t.TimeColumn), Literal(tz), cols)
+	return fmt.Sprintf("(%s, %s, %s::bigint, %s, %s::text, %s::text, %s, %s, %s, %t)",
+		parent, name, seconds, textArray(t.ScopeColumns), frame, unit, Literal(t.TimeColumn), Literal(tz), cols, t.ApproximatePercentiles)
 }

@@ -44,7 +44,7 @@ type groupKey struct {
 }
 
 // analyze checks that stmt is a block spiral can rewrite and returns it.
-func analyze(stmt *pg.SelectStmt, cat *Catalog, ctes map[string]bool, approx bool) (*block, error) {
+func analyze(stmt *pg.SelectStmt, cat *Catalog, ctes map[string]bool, pm PercentileMode) (*block, error) {
 	if err := checkForm(stmt); err != nil {
 		return nil, err
 	}
@@ -60,7 +60,8 @@ func analyze(stmt *pg.SelectStmt, cat *Catalog, ctes map[string]bool, approx boo
 	case len(src.Tiers) == 0:
 		return nil, skipf("no tier of %s may be read", rv.Relname)
 	}
-	b := &block{stmt: stmt, src: src, rv: rv, ref: rollup.QuoteIdent(refName(rv)), time: rollup.QuoteIdent(src.Table.TimeColumn), approx: approx}
+	b := &block{stmt: stmt, src: src, rv: rv, ref: rollup.QuoteIdent(refName(rv)), time: rollup.QuoteIdent(src.Table.TimeColumn),
+		approx: pm.approximate(src.Table)}
 	for _, step := range []func() error{b.where, b.group, b.outputs} {
 		if err := step(); err != nil {
 			return nil, err

@@ -37,10 +37,36 @@ type Settings struct {
 	// ShowRewrite makes the rewritten statement send the client a NOTICE
 	// with its own text (SET spiral.show_rewrite = on).
 	ShowRewrite bool
-	// ApproximatePercentiles lets percentile_cont and percentile_disc be
+	// Percentiles says whether percentile_cont and percentile_disc may be
 	// answered from DDSketch or t-digest tiers (SET
-	// spiral.approximate_percentiles = on).
-	ApproximatePercentiles bool
+	// spiral.approximate_percentiles).
+	Percentiles PercentileMode
+}
+
+// PercentileMode is spiral.approximate_percentiles.
+type PercentileMode int
+
+// The values of spiral.approximate_percentiles.
+const (
+	PercentilesExact  PercentileMode = iota // off: percentiles pass through
+	PercentilesTable                        // table: as each table's option says
+	PercentilesApprox                       // on: from sketches wherever tiers keep them
+)
+
+// ParsePercentileMode maps the setting's canonical value to its mode.
+func ParsePercentileMode(v string) PercentileMode {
+	switch v {
+	case "on":
+		return PercentilesApprox
+	case "table":
+		return PercentilesTable
+	}
+	return PercentilesExact
+}
+
+// approximate reports whether percentiles over t may be approximate.
+func (m PercentileMode) approximate(t *rollup.Table) bool {
+	return m == PercentilesApprox || m == PercentilesTable && t.ApproximatePercentiles
 }
 
 // DefaultMaxSegments is spiral.max_segments' default.

@@ -19,10 +19,11 @@ const (
 	optTenant     = "tenant"
 	optTimeZone   = "timezone"
 	optTimeColumn = "time_column"
+	optApprox     = "approximate_percentiles"
 )
 
 // optionNames lists the valid options in the order hints show them.
-var optionNames = []string{optFrames, optTenant, optTimeZone, optTimeColumn}
+var optionNames = []string{optFrames, optTenant, optTimeZone, optTimeColumn, optApprox}
 
 // spec is the parsed values of the spiral options; absent options are zero.
 type spec struct {
@@ -30,6 +31,7 @@ type spec struct {
 	tenant     []string
 	timeZone   string
 	timeColumn string
+	approx     bool
 }
 
 // colInfo is one column definition of a CREATE TABLE.
@@ -77,7 +79,48 @@ func createTable(sql string, tokens []*pg.ScanToken, cs *pg.CreateStmt) (rollup.
 	if table.Columns, err = trackedColumns(sql, tokens, cs, cols); err != nil {
 		return table, err
 	}
+	if table.ApproximatePercentiles && !keepsSketches(&table) {
+		return table, errNoSketches()
+	}
 	return table, validate(&table)
+}
+
+// ParseApproximate checks a value of spiral.approximate_percentiles for t.
+func ParseApproximate(t *rollup.Table, v string) (bool, error) {
+	on, err := parseOnOff(v)
+	if err != nil {
+		return false, err
+	}
+	if on && !keepsSketches(t) {
+		return false, errNoSketches()
+	}
+	return on, nil
+}
+
+func parseOnOff(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "on", "true":
+		return true, nil
+	case "off", "false":
+		return false, nil
+	}
+	return false, optionError(optApprox, v, errors.New("not a Boolean"), "write 'on' or 'off'")
+}
+
+func errNoSketches() *pgerr.Error {
+	return pgerr.New(pgerr.InvalidParameterValue, "spiral.approximate_percentiles = 'on' needs a column that keeps sketch or tdigest states").
+		WithHint("add -- Spiral: tdigest (or sketch) to the columns whose percentiles you query")
+}
+
+// keepsSketches reports whether a column of t keeps sketch or t-digest
+// states.
+func keepsSketches(t *rollup.Table) bool {
+	for i := range t.Columns {
+		if hasKind(&t.Columns[i], rollup.KindSketch) || hasKind(&t.Columns[i], rollup.KindTDigest) {
+			return true
+		}
+	}
+	return false
 }
 
 // createSpec checks the form of cs and parses its spiral options, of which
@@ -194,6 +237,11 @@ func parseSpec(opts map[string]string) (spec, error) {
 			return sp, optionError(optTimeColumn, v, err, "name one timestamptz NOT NULL column, e.g. 't'")
 		}
 	}
+	if v, ok := opts[optApprox]; ok {
+		if sp.approx, err = parseOnOff(v); err != nil {
+			return sp, err
+		}
+	}
 	sp.timeZone = "UTC"
 	if v, ok := opts[optTimeZone]; ok {
 		if sp.timeZone = strings.TrimSpace(v); sp.timeZone == "" {
@@ -308,7 +356,8 @@ func canonicalType(tn *pg.TypeName) string {
 // buildTable assembles the table spec from the name, options and columns,
 // checking the time and scope columns.
 func buildTable(rel *pg.RangeVar, sp spec, cols []colInfo) (rollup.Table, error) {
-	t := rollup.Table{Schema: rel.GetSchemaname(), Name: rel.GetRelname(), TimeZone: sp.timeZone, Frames: sp.frames}
+	t := rollup.Table{Schema: rel.GetSchemaname(), Name: rel.GetRelname(), TimeZone: sp.timeZone, Frames: sp.frames,
+		ApproximatePercentiles: sp.approx}
 	tc, err := timeColumn(sp.timeColumn, cols)
 	if err != nil {
 		return t, err

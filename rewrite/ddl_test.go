@@ -156,6 +156,8 @@ func TestCreateErrors(t *testing.T) {
 		{"option twice", "CREATE TABLE x " + cols + " WITH (spiral.frames = '1m', spiral.frames = '1h')", pgerr.InvalidParameterValue, []string{"spiral.frames", "more than once"}},
 		{"bad frames", "CREATE TABLE x " + cols + " WITH (spiral.frames = 'often')", pgerr.InvalidParameterValue, []string{"spiral.frames", "often"}},
 		{"empty timezone", "CREATE TABLE x " + cols + " WITH (spiral.frames = '1m', spiral.timezone = '')", pgerr.InvalidParameterValue, []string{"spiral.timezone"}},
+		{"approximate not boolean", "CREATE TABLE x " + cols + " WITH (spiral.frames = '1m', spiral.approximate_percentiles = 'maybe')", pgerr.InvalidParameterValue, []string{"spiral.approximate_percentiles", "Boolean"}},
+		{"approximate without sketches", "CREATE TABLE x " + cols + " WITH (spiral.frames = '1m', spiral.approximate_percentiles = 'on')", pgerr.InvalidParameterValue, []string{"sketch or tdigest"}},
 		{"unknown zone", "CREATE TABLE x " + cols + " WITH (spiral.frames = '1m', spiral.timezone = 'Mars/Base')", pgerr.InvalidParameterValue, []string{"Mars/Base"}},
 		{"zone misfit", "CREATE TABLE x " + cols + " WITH (spiral.frames = '1d,1mon', spiral.timezone = 'Europe/Berlin')", pgerr.InvalidParameterValue, []string{"Europe/Berlin"}},
 		{"kind on text", "CREATE TABLE x (t timestamptz NOT NULL,\n s text -- Spiral: sum\n) WITH (spiral.frames = '1m')", pgerr.DatatypeMismatch, []string{`"s"`, "sum"}},

@@ -21,7 +21,7 @@ var ErrNotTracked = &Skip{Reason: "no tracked table named"}
 // the statement as written then too (invariant 3). Approximate percentiles
 // need QueryFinish.
 func Query(sql string, cat *Catalog, set Settings) (string, error) {
-	set.ApproximatePercentiles = false
+	set.Percentiles = PercentilesExact
 	out, _, err := QueryFinish(sql, cat, set)
 	return out, err
 }
@@ -144,7 +144,7 @@ func rewriteBlock(s *pg.SelectStmt, cat *Catalog, ctes map[string]bool, set Sett
 	if len(s.FromClause) != 1 {
 		return nil, nil, skipf("not one FROM item")
 	}
-	b, err := analyze(proto.Clone(s).(*pg.SelectStmt), cat, ctes, set.ApproximatePercentiles)
+	b, err := analyze(proto.Clone(s).(*pg.SelectStmt), cat, ctes, set.Percentiles)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -75,7 +75,9 @@ func TestRewriteGolden(t *testing.T) {
 			if first, _, _ := strings.Cut(sql, "\n"); strings.HasPrefix(first, "-- tz: ") {
 				set.TimeZone = strings.TrimSpace(strings.TrimPrefix(first, "-- tz: "))
 			}
-			set.ApproximatePercentiles = strings.Contains(sql, "-- approximate_percentiles\n")
+			if strings.Contains(sql, "-- approximate_percentiles\n") {
+				set.Percentiles = PercentilesApprox
+			}
 			out, fin, err := QueryFinish(sql, testCatalog(), set)
 			again, _, err2 := QueryFinish(sql, testCatalog(), set)
 			if out != again || (err == nil) != (err2 == nil) {

@@ -188,6 +188,9 @@ func (r *renderer) rangeCTE() string {
 	if r.c.session {
 		ok = append(ok, "current_setting('TimeZone') = "+rollup.QuoteLiteral(r.set.TimeZone))
 	}
+	if len(b.finish) > 0 {
+		ok = append(ok, percentileGuard(b.src.Table.ApproximatePercentiles))
+	}
 	from := ""
 	if r.notice != "" {
 		from = fmt.Sprintf(" FROM (SELECT spiral.notice(%s)) spiral_n", rollup.QuoteLiteral(r.notice))
@@ -292,6 +295,19 @@ func (r *renderer) dirtyCTE() string {
 func (r *renderer) disjointCTE() string {
 	return "SELECT d.* FROM spiral_d d WHERE d.spiral_all OR NOT EXISTS (SELECT FROM spiral_d a " +
 		"WHERE a.spiral_all AND a.spiral_k = d.spiral_k AND a.spiral_b = d.spiral_b)"
+}
+
+// percentileGuard holds at run time while the session still allows
+// approximate percentiles over the table (SET spiral.approximate_percentiles
+// is mirrored into a placeholder setting): a cached prepared statement run
+// after SET ... = off falls back to the raw table, where PostgreSQL computes
+// the exact answer.
+func percentileGuard(tableOption bool) string {
+	mode := "coalesce(current_setting('spiral.approximate_percentiles', true), 'table')"
+	if tableOption {
+		return mode + " <> 'off'"
+	}
+	return mode + " = 'on'"
 }
 
 func (r *renderer) gateCTE() string {

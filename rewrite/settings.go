@@ -34,7 +34,8 @@ var SessionDefaults = map[string]string{
 	"show_rewrite":   "off",
 	// approximate_percentiles: percentile_cont and percentile_disc over
 	// tracked tables are answered from sketch tiers (README).
-	"approximate_percentiles": "off",
+	// on, off, or table: as the table option spiral.approximate_percentiles says.
+	"approximate_percentiles": "table",
 }
 
 func settingName(full string) (string, error) {
@@ -84,6 +85,9 @@ func settingValue(name string, n *pg.Node) (string, error) {
 				WithHint("Use an integer from 1 to 100000.")
 		}
 		return strconv.Itoa(v), nil
+	}
+	if name == "approximate_percentiles" && strings.EqualFold(raw, "table") {
+		return "table", nil
 	}
 	switch strings.ToLower(raw) {
 	case "on", "true", "yes", "1", "t", "y":

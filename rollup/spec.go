@@ -67,4 +67,8 @@ type Table struct {
 	TimeZone     string   // IANA zone for calendar frames; "UTC" by default
 	Frames       []Frame  // strictly increasing, each a multiple of the one below
 	Columns      []Column // tracked columns, in table order
+	// ApproximatePercentiles (spiral.approximate_percentiles = 'on'):
+	// percentiles over the table may be answered from its sketch tiers in
+	// sessions that leave spiral.approximate_percentiles at "table".
+	ApproximatePercentiles bool
 }

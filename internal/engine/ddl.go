@@ -64,23 +64,36 @@ func (e *Engine) alter(ctx context.Context, s *proxy.SessionState, st *rewrite.A
 	if err := e.sameDatabase(s); err != nil {
 		return raise(err)
 	}
-	frames, ok := st.Options["frames"]
-	if !ok || len(st.Options) != 1 {
-		return raise(pgerr.New(pgerr.FeatureNotSupported, "ALTER TABLE ... SET changes only spiral.frames of a tracked table").
-			WithHint("To change the tenant, time column or time zone, create a new tracked table and copy the data."))
+	for name := range st.Options {
+		if name != "frames" && name != "approximate_percentiles" {
+			return raise(pgerr.New(pgerr.FeatureNotSupported, "ALTER TABLE ... SET changes only spiral.frames and spiral.approximate_percentiles of a tracked table").
+				WithHint("To change the tenant, time column or time zone, create a new tracked table and copy the data."))
+		}
 	}
 	tr, err := changelog.Load(ctx, e.pool, st.Schema, st.Name)
 	if err != nil {
 		return raise(asPgErr(err))
 	}
 	next := *tr.Table
-	if next.Frames, err = rollup.ParseFrames(frames); err == nil {
-		err = next.Validate()
+	var stmts []string
+	if v, ok := st.Options["approximate_percentiles"]; ok {
+		if next.ApproximatePercentiles, err = rewrite.ParseApproximate(&next, v); err != nil {
+			return raise(asPgErr(err))
+		}
+		stmts = append(stmts, fmt.Sprintf("UPDATE spiral.metadata SET approximate_percentiles = %t WHERE base_oid = %d",
+			next.ApproximatePercentiles, tr.OID))
 	}
-	if err != nil {
-		return raise(asPgErr(err))
+	if frames, ok := st.Options["frames"]; ok {
+		if next.Frames, err = rollup.ParseFrames(frames); err == nil {
+			err = next.Validate()
+		}
+		if err != nil {
+			return raise(asPgErr(err))
+		}
+		stmts = append(stmts, alterStatements(tr, &next)...)
 	}
-	return proxy.Rewrite{SQL: doBlock(strings.Join(alterStatements(tr, &next), ";\n") + ";"), Tag: "ALTER TABLE"}
+	e.cat.invalidate()
+	return proxy.Rewrite{SQL: doBlock(strings.Join(stmts, ";\n") + ";"), Tag: "ALTER TABLE"}
 }
 
 func alterStatements(tr rollup.Tracked, next *rollup.Table) []string {

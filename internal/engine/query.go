@@ -79,7 +79,7 @@ type decisionKey struct {
 	sql, tz, user string
 	maxSegments   int
 	show          bool
-	approx        bool // spiral.approximate_percentiles
+	percentiles   rewrite.PercentileMode
 	transparent   bool // spiral.enable_rewrite is on and the role unchanged
 	gen           uint64
 }
@@ -154,7 +154,7 @@ func (e *Engine) query(ctx context.Context, s *proxy.SessionState, sql string) p
 	e.noticeDDL(sql)
 	maxSeg, _ := strconv.Atoi(ss.get("max_segments"))
 	k := decisionKey{sql: sql, tz: s.Param("TimeZone"), user: user, maxSegments: maxSeg,
-		show: ss.get("show_rewrite") == "on", approx: ss.get("approximate_percentiles") == "on", transparent: transparent, gen: gen}
+		show: ss.get("show_rewrite") == "on", percentiles: rewrite.ParsePercentileMode(ss.get("approximate_percentiles")), transparent: transparent, gen: gen}
 	d, ok := e.decided.get(k)
 	if !ok {
 		d = e.decide(k, cat)
@@ -181,7 +181,7 @@ func (e *Engine) decide(k decisionKey, cat *rewrite.Catalog) decision {
 		return decision{}
 	}
 	out, fin, err = rewrite.QueryFinish(k.sql, cat, rewrite.Settings{TimeZone: k.tz, MaxSegments: k.maxSegments,
-		ShowRewrite: k.show, ApproximatePercentiles: k.approx})
+		ShowRewrite: k.show, Percentiles: k.percentiles})
 	switch {
 	case err == nil:
 		e.log.Debug("rewrite", "sql", k.sql, "rewritten", out)

@@ -305,7 +305,69 @@ func arraysBy(t *testing.T, c *pgx.Conn, mode pgx.QueryExecMode, q string) map[s
 	return out
 }
 
+// plan returns the plan of q, prepared anew (the simple protocol).
 func plan(t *testing.T, c *pgx.Conn, q string, args ...any) string {
 	t.Helper()
-	return strings.Join(query(t, c, "EXPLAIN "+q, args...), "\n")
+	return strings.Join(query(t, c, "EXPLAIN "+q, append([]any{pgx.QueryExecModeSimpleProtocol}, args...)...), "\n")
+}
+
+// TestApproximatePercentilesTableOption: the table option makes
+// approximate percentiles the default for that table; a session's explicit
+// off wins; ALTER TABLE ... SET turns the option off again.
+func TestApproximatePercentilesTableOption(t *testing.T) {
+	e := newEnv(t)
+	via, direct := connect(t, e.via), connect(t, e.direct)
+	exec(t, via, strings.Replace(latDDL, "spiral.tenant = 'svc'", "spiral.tenant = 'svc', spiral.approximate_percentiles = 'on'", 1))
+	exec(t, direct, latLoad)
+	exec(t, via, `SELECT spiral_refresh('lat')`)
+	q := `SELECT svc, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FROM lat GROUP BY 1 ORDER BY 1`
+	if got := query(t, via, `SHOW spiral.approximate_percentiles`); fmt.Sprint(got) != "[table]" {
+		t.Fatalf("default setting %v, want table", got)
+	}
+	if !strings.Contains(plan(t, via, q), "lat_1h") {
+		t.Fatal("with the table option on, the plan does not read a tier")
+	}
+	exec(t, via, `SET spiral.approximate_percentiles = off`)
+	if strings.Contains(plan(t, via, q), "lat_1h") {
+		t.Fatalf("with the session setting off, the plan reads a tier: %s", plan(t, via, q))
+	}
+	sameRows(t, "session off", query(t, via, q), query(t, direct, q))
+	exec(t, via, `RESET spiral.approximate_percentiles`)
+	// A statement prepared while approximate answers were allowed answers
+	// exactly after SET ... = off (a run-time guard).
+	q2 := strings.Replace(q, "0.5", "0.75", 1)
+	approx := query(t, via, q2)
+	exec(t, via, `SET spiral.approximate_percentiles = off`)
+	sameRows(t, "cached statement after off", query(t, via, q2), query(t, direct, q2))
+	exec(t, via, `RESET spiral.approximate_percentiles`)
+	if fmt.Sprint(approx) == fmt.Sprint(query(t, direct, q2)) {
+		t.Fatal("the approximate answer equals the exact one; the guard test proves nothing")
+	}
+	exec(t, via, `ALTER TABLE lat SET (spiral.approximate_percentiles = 'off')`)
+	if strings.Contains(plan(t, via, q), "lat_1h") {
+		t.Fatal("after ALTER TABLE ... SET (spiral.approximate_percentiles = 'off'), the plan reads a tier")
+	}
+	_, err := via.Exec(context.Background(), `CREATE TABLE bad (t timestamptz NOT NULL,
+		v int -- Spiral: sum
+		) WITH (spiral.frames = '1h', spiral.approximate_percentiles = 'on')`)
+	if sqlState(err) != "22023" {
+		t.Fatalf("option on a table without sketches: %v, want 22023", err)
+	}
+}
+
+// TestStatsFunctionsThroughProxy: the unqualified spiral_stats_* names work
+// through the proxy over tier states and agree with avg/var_samp/
+// stddev_samp on the raw rows (query rounds to 9 significant digits).
+func TestStatsFunctionsThroughProxy(t *testing.T) {
+	e := newEnv(t)
+	via, direct := connect(t, e.via), connect(t, e.direct)
+	exec(t, via, latDDL)
+	exec(t, direct, latLoad)
+	exec(t, via, `SELECT spiral_refresh('lat')`)
+	for _, tier := range []string{"lat_1m", "lat_1h", "lat_1d"} {
+		got := query(t, via, `SELECT svc, spiral_stats_count(spiral_stats_merge(ms_stats)), spiral_stats_mean(spiral_stats_merge(ms_stats)),
+			spiral_stats_variance(spiral_stats_merge(ms_stats)), spiral_stats_stddev(spiral_stats_merge(ms_stats)) FROM `+tier+` GROUP BY 1 ORDER BY 1`)
+		want := query(t, direct, `SELECT svc, count(ms), avg(ms), var_samp(ms), stddev_samp(ms) FROM lat GROUP BY 1 ORDER BY 1`)
+		sameRows(t, tier, got, want)
+	}
 }

@@ -21,10 +21,12 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // ddlDir holds the CREATE TABLE golden files: NAME.sql in, NAME.golden out.
 const ddlDir = "../testdata/ddl"
 
-func TestDDLGolden(t *testing.T) {
-	inputs, err := filepath.Glob(filepath.Join(ddlDir, "*.sql"))
+// eachGolden runs f as a subtest for every NAME.sql in dir, with its text
+// and the path of its golden file.
+func eachGolden(t *testing.T, dir string, f func(t *testing.T, name, sql, golden string)) {
+	inputs, err := filepath.Glob(filepath.Join(dir, "*.sql"))
 	if err != nil || len(inputs) == 0 {
-		t.Fatalf("no inputs in %s: %v", ddlDir, err)
+		t.Fatalf("no inputs in %s: %v", dir, err)
 	}
 	for _, in := range inputs {
 		name := strings.TrimSuffix(filepath.Base(in), ".sql")
@@ -33,11 +35,17 @@ func TestDDLGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			st := Classify(string(sql))
-			checkCreate(t, string(sql), st)
-			compareGolden(t, strings.TrimSuffix(in, ".sql")+".golden", renderStatement(t, st))
+			f(t, name, string(sql), strings.TrimSuffix(in, ".sql")+".golden")
 		})
 	}
+}
+
+func TestDDLGolden(t *testing.T) {
+	eachGolden(t, ddlDir, func(t *testing.T, _, sql, golden string) {
+		st := Classify(sql)
+		checkCreate(t, sql, st)
+		compareGolden(t, golden, renderStatement(t, st))
+	})
 }
 
 // checkCreate asserts the properties every classification must have:

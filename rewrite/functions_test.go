@@ -2,8 +2,6 @@ package rewrite
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,27 +15,16 @@ import (
 const functionsDir = "../testdata/functions"
 
 func TestFunctionsGolden(t *testing.T) {
-	inputs, err := filepath.Glob(filepath.Join(functionsDir, "*.sql"))
-	if err != nil || len(inputs) == 0 {
-		t.Fatalf("no inputs in %s: %v", functionsDir, err)
-	}
-	for _, in := range inputs {
-		name := strings.TrimSuffix(filepath.Base(in), ".sql")
-		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := describeFunctions(string(raw))
-			switch {
-			case strings.HasPrefix(name, "err_") && !strings.HasPrefix(got, "ERROR"):
-				t.Fatalf("want an error, got:\n%s", got)
-			case strings.HasPrefix(name, "pass_") && !strings.HasPrefix(got, "PASS THROUGH"):
-				t.Fatalf("want pass through, got:\n%s", got)
-			}
-			compareGolden(t, filepath.Join(functionsDir, name+".golden"), got)
-		})
-	}
+	eachGolden(t, functionsDir, func(t *testing.T, name, sql, golden string) {
+		got := describeFunctions(sql)
+		switch {
+		case strings.HasPrefix(name, "err_") && !strings.HasPrefix(got, "ERROR"):
+			t.Fatalf("want an error, got:\n%s", got)
+		case strings.HasPrefix(name, "pass_") && !strings.HasPrefix(got, "PASS THROUGH"):
+			t.Fatalf("want pass through, got:\n%s", got)
+		}
+		compareGolden(t, golden, got)
+	})
 }
 
 // describeFunctions renders what Functions makes of sql.

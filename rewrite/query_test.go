@@ -3,8 +3,6 @@ package rewrite
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -59,53 +57,41 @@ func source(t *rollup.Table, oid uint32, cols map[string]string) *Source {
 }
 
 func TestRewriteGolden(t *testing.T) {
-	inputs, err := filepath.Glob(filepath.Join(rewriteDir, "*.sql"))
-	if err != nil || len(inputs) == 0 {
-		t.Fatalf("no inputs in %s: %v", rewriteDir, err)
-	}
-	for _, in := range inputs {
-		name := strings.TrimSuffix(filepath.Base(in), ".sql")
-		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
+	eachGolden(t, rewriteDir, func(t *testing.T, name, sql, golden string) {
+		set := Settings{TimeZone: "UTC"}
+		if first, _, _ := strings.Cut(sql, "\n"); strings.HasPrefix(first, "-- tz: ") {
+			set.TimeZone = strings.TrimSpace(strings.TrimPrefix(first, "-- tz: "))
+		}
+		if strings.Contains(sql, "-- approximate_percentiles\n") {
+			set.Percentiles = PercentilesApprox
+		}
+		out, fin, err := QueryFinish(sql, testCatalog(), set)
+		again, _, err2 := QueryFinish(sql, testCatalog(), set)
+		if out != again || (err == nil) != (err2 == nil) {
+			t.Fatalf("rewriting is not deterministic:\n%s\n%s", out, again)
+		}
+		var got string
+		if err == nil {
+			if _, perr := pg.Parse(out); perr != nil {
+				t.Fatalf("the rewritten statement does not parse: %v", perr)
 			}
-			sql := string(raw)
-			set := Settings{TimeZone: "UTC"}
-			if first, _, _ := strings.Cut(sql, "\n"); strings.HasPrefix(first, "-- tz: ") {
-				set.TimeZone = strings.TrimSpace(strings.TrimPrefix(first, "-- tz: "))
-			}
-			if strings.Contains(sql, "-- approximate_percentiles\n") {
-				set.Percentiles = PercentilesApprox
-			}
-			out, fin, err := QueryFinish(sql, testCatalog(), set)
-			again, _, err2 := QueryFinish(sql, testCatalog(), set)
-			if out != again || (err == nil) != (err2 == nil) {
-				t.Fatalf("rewriting is not deterministic:\n%s\n%s", out, again)
-			}
-			var got string
-			if err == nil {
-				if _, perr := pg.Parse(out); perr != nil {
-					t.Fatalf("the rewritten statement does not parse: %v", perr)
+			got = layout(out)
+			if fin != nil {
+				for _, c := range fin.Columns {
+					got += fmt.Sprintf("-- finish column %d: %s, array %v\n", c.Index+1, c.Kind, c.Array)
 				}
-				got = layout(out)
-				if fin != nil {
-					for _, c := range fin.Columns {
-						got += fmt.Sprintf("-- finish column %d: %s, array %v\n", c.Index+1, c.Kind, c.Array)
-					}
-				}
-			} else if !IsSkip(err) {
-				t.Fatalf("rewrite failed: %v", err)
-			} else {
-				got = "PASS THROUGH: " + errText(err) + "\n"
 			}
-			wantPass := strings.HasPrefix(name, "pass_")
-			if wantPass != (err != nil) {
-				t.Errorf("%s: rewritten = %v; files named pass_* must pass through, others must be rewritten (%v)", name, err == nil, err)
-			}
-			compareGolden(t, filepath.Join(rewriteDir, name+".golden"), got)
-		})
-	}
+		} else if !IsSkip(err) {
+			t.Fatalf("rewrite failed: %v", err)
+		} else {
+			got = "PASS THROUGH: " + errText(err) + "\n"
+		}
+		wantPass := strings.HasPrefix(name, "pass_")
+		if wantPass != (err != nil) {
+			t.Errorf("%s: rewritten = %v; files named pass_* must pass through, others must be rewritten (%v)", name, err == nil, err)
+		}
+		compareGolden(t, golden, got)
+	})
 }
 
 func errText(err error) string {

@@ -33,6 +33,18 @@ INSERT INTO lat SELECT '2024-01-01'::timestamptz + (i * 2.3) * interval '1 secon
     ELSE 7 END
 FROM generate_series(0, 75000) i, generate_series(1, 5) s WHERE (i + s) % 3 = 0`
 
+// loadLat creates lat with ddl through a new proxy, loads latLoad and
+// refreshes it.
+func loadLat(t *testing.T, ddl string) (via, direct *pgx.Conn) {
+	t.Helper()
+	e := newEnv(t)
+	via, direct = connect(t, e.via), connect(t, e.direct)
+	exec(t, via, ddl)
+	exec(t, direct, latLoad)
+	exec(t, via, `SELECT spiral_refresh('lat')`)
+	return via, direct
+}
+
 var testQuantiles = []float64{0, 0.01, 0.25, 0.5, 0.9, 0.99, 1}
 
 // exactQuantiles returns, per group of the raw query's GROUP BY, the exact
@@ -71,11 +83,7 @@ func exactBy(t *testing.T, c *pgx.Conn, where, groupBy string) map[string]exact 
 // at every tier, and t-digest's within a rank error of 0.5%, for daily groups
 // and for a range that is not aligned to days; both protocols.
 func TestSketchQuantilesOnTiers(t *testing.T) {
-	e := newEnv(t)
-	via, direct := connect(t, e.via), connect(t, e.direct)
-	exec(t, via, latDDL)
-	exec(t, direct, latLoad)
-	exec(t, via, `SELECT spiral_refresh('lat')`)
+	via, direct := loadLat(t, latDDL)
 	ranges := []struct{ where, group string }{
 		{"true", "svc || ' ' || date_trunc('day', t)"},
 		{"t >= '2024-01-01 05:00+00' AND t < '2024-01-02 17:00+00'", "svc"},
@@ -315,11 +323,7 @@ func plan(t *testing.T, c *pgx.Conn, q string, args ...any) string {
 // approximate percentiles the default for that table; a session's explicit
 // off wins; ALTER TABLE ... SET turns the option off again.
 func TestApproximatePercentilesTableOption(t *testing.T) {
-	e := newEnv(t)
-	via, direct := connect(t, e.via), connect(t, e.direct)
-	exec(t, via, strings.Replace(latDDL, "spiral.tenant = 'svc'", "spiral.tenant = 'svc', spiral.approximate_percentiles = 'on'", 1))
-	exec(t, direct, latLoad)
-	exec(t, via, `SELECT spiral_refresh('lat')`)
+	via, direct := loadLat(t, strings.Replace(latDDL, "spiral.tenant = 'svc'", "spiral.tenant = 'svc', spiral.approximate_percentiles = 'on'", 1))
 	q := `SELECT svc, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FROM lat GROUP BY 1 ORDER BY 1`
 	if got := query(t, via, `SHOW spiral.approximate_percentiles`); fmt.Sprint(got) != "[table]" {
 		t.Fatalf("default setting %v, want table", got)
@@ -359,11 +363,7 @@ func TestApproximatePercentilesTableOption(t *testing.T) {
 // through the proxy over tier states and agree with avg/var_samp/
 // stddev_samp on the raw rows (query rounds to 9 significant digits).
 func TestStatsFunctionsThroughProxy(t *testing.T) {
-	e := newEnv(t)
-	via, direct := connect(t, e.via), connect(t, e.direct)
-	exec(t, via, latDDL)
-	exec(t, direct, latLoad)
-	exec(t, via, `SELECT spiral_refresh('lat')`)
+	via, direct := loadLat(t, latDDL)
 	for _, tier := range []string{"lat_1m", "lat_1h", "lat_1d"} {
 		got := query(t, via, `SELECT svc, spiral_stats_count(spiral_stats_merge(ms_stats)), spiral_stats_mean(spiral_stats_merge(ms_stats)),
 			spiral_stats_variance(spiral_stats_merge(ms_stats)), spiral_stats_stddev(spiral_stats_merge(ms_stats)) FROM `+tier+` GROUP BY 1 ORDER BY 1`)

@@ -38,6 +38,7 @@ bench: deps
 	$(GO) run ./cmd/spiral-bench backfill
 	$(GO) run ./cmd/spiral-bench lag
 	$(GO) run ./cmd/spiral-bench rewrite
+	$(GO) run ./cmd/spiral-bench percentiles
 
 # Runs every fuzz target for FUZZTIME each.
 fuzz:

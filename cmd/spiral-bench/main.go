@@ -26,6 +26,9 @@ Usage:
   spiral-bench backfill [flags]  refresh into empty tiers vs INSERT ... SELECT ... GROUP BY
   spiral-bench lag [flags]       spiral_lag under sustained ingest, worker running
   spiral-bench rewrite [flags]   aggregate queries raw, through spiral and on the tiers
+  spiral-bench percentiles [flags]
+                                 p50/p95/p99 per tenant and day: exact, approximate
+                                 through spiral, the tdigest extension; speed and error
 
 Run 'spiral-bench BENCHMARK -h' for its flags.
 `
@@ -55,6 +58,8 @@ func run(args []string) int {
 		err = runLag(ctx, args[1:])
 	case "rewrite":
 		err = runRewrite(ctx, args[1:])
+	case "percentiles":
+		err = runPercentiles(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return 0
@@ -189,4 +194,22 @@ func runRewrite(ctx context.Context, args []string) error {
 	}
 	o.Log = os.Stderr
 	return bench.Rewrite(ctx, os.Stdout, o)
+}
+
+func runPercentiles(ctx context.Context, args []string) error {
+	o := bench.DefaultPercentilesOptions()
+	fs := flag.NewFlagSet("spiral-bench percentiles", flag.ContinueOnError)
+	fs.Func("rows", "raw rows, e.g. 10000000 or 10M (default 10M)", func(s string) error {
+		n, err := parseOneCount(s)
+		o.Rows = n
+		return err
+	})
+	fs.IntVar(&o.Tenants, "tenants", o.Tenants, "distinct tenants (sym values), taking turns")
+	fs.IntVar(&o.Days, "days", o.Days, "days the rows are spread over; the queries read all of them")
+	fs.IntVar(&o.Runs, "runs", o.Runs, "timed runs per way after one warm-up; the table shows medians")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	o.Log = os.Stderr
+	return bench.Percentiles(ctx, os.Stdout, o)
 }

@@ -183,6 +183,12 @@ FROM generate_series($4::int8, $5::int8 - 1) AS i`
 // loadBackfill loads n rows directly, one INSERT per day (so one dirty
 // mark per tenant and day), seeded so that every run loads the same data.
 func loadBackfill(ctx context.Context, dsn string, opts BackfillOptions, n int) error {
+	return loadByDay(ctx, dsn, backfillLoad, opts, n)
+}
+
+// loadByDay loads n rows directly with load, which takes the parameters of
+// backfillLoad, one statement per day, after seeding random().
+func loadByDay(ctx context.Context, dsn, load string, opts BackfillOptions, n int) error {
 	c, err := connect(ctx, dsn)
 	if err != nil {
 		return err
@@ -194,7 +200,7 @@ func loadBackfill(ctx context.Context, dsn string, opts BackfillOptions, n int) 
 	step := float64(opts.Days) * 86400 / float64(n)
 	for d := range opts.Days {
 		lo, hi := int64(n)*int64(d)/int64(opts.Days), int64(n)*int64(d+1)/int64(opts.Days)
-		if _, err := c.Exec(ctx, backfillLoad, backfillEpoch, step, opts.Tenants, lo, hi); err != nil {
+		if _, err := c.Exec(ctx, load, backfillEpoch, step, opts.Tenants, lo, hi); err != nil {
 			return fmt.Errorf("load day %d: %w", d+1, err)
 		}
 	}

@@ -400,12 +400,18 @@ func percentileCont(sorted []float64, q float64) float64 {
 // rankErr is the distance from q to the interval of fractional ranks that v
 // occupies in sorted.
 func rankErr(sorted []float64, v, q float64) float64 {
-	n := float64(len(sorted) - 1)
-	below := float64(sort.SearchFloat64s(sorted, v))
-	upto := float64(sort.Search(len(sorted), func(i int) bool { return sorted[i] > v }))
-	lo, hi := below/n, (upto-1)/n
+	below := sort.SearchFloat64s(sorted, v)
+	upto := sort.Search(len(sorted), func(i int) bool { return sorted[i] > v })
+	return rankErrCounts(int64(below), int64(upto), int64(len(sorted)), q)
+}
+
+// rankErrCounts is rankErr from counts: of total values, below are less
+// than the estimate and upto at most it.
+func rankErrCounts(below, upto, total int64, q float64) float64 {
+	n, b, u := float64(total-1), float64(below), float64(upto)
+	lo, hi := b/n, (u-1)/n
 	if upto == below {
-		lo, hi = (below-1)/n, below/n
+		lo, hi = (b-1)/n, b/n
 	}
 	return max(0, lo-q, q-hi)
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what spiral's build, tests and demo need and a fresh machine may
-# lack: PostgreSQL 15 server binaries and psql. With "bench" also installs
-# what the benchmarks compare against (PgBouncer, the tdigest extension).
+# lack: PostgreSQL 15 server binaries, psql and the tdigest extension (the
+# percentile benchmark's test compares against it). With "bench" also
+# installs PgBouncer.
 set -euo pipefail
 
 need=()
@@ -12,9 +13,9 @@ have_server() {
 have_server || need+=(postgresql-15)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client-15)
 command -v pgbench >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pgbench >/dev/null 2>&1 || need+=(postgresql-contrib)
+[ -f /usr/share/postgresql/15/extension/tdigest.control ] || need+=(postgresql-15-tdigest)
 if [ "${1:-}" = bench ]; then
   command -v pgbouncer >/dev/null 2>&1 || need+=(pgbouncer)
-  [ -f /usr/share/postgresql/15/extension/tdigest.control ] || need+=(postgresql-15-tdigest)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -320,7 +320,7 @@ func (b aggBuilder) percentile(call *pg.FuncCall, name, prefix string) (*aggrega
 	raw := fmt.Sprintf("(%s.%s)::float8", b.ref, rollup.QuoteIdent(col.Name))
 	return &aggregate{
 		parts: []part{{name: p, typ: "bytea",
-			tier: fmt.Sprintf("decode('53', 'hex') || int4send(length(%s)) || %s", st, st),
+			tier: framedState(st),
 			raw:  percentileRaw(name, q, raw)}},
 		merge:  fmt.Sprintf("encode(%s || string_agg(spiral_s.%s, ''::bytea), 'hex')", arg, p),
 		finish: &FinishColumn{Kind: kind, Op: OpQuantile, Array: array},

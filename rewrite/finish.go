@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"math"
 
 	"spiral/internal/pgerr"
@@ -158,40 +157,20 @@ func (r *packReader) argument() (argument, error) {
 	return a, r.err
 }
 
-// state is a DDSketch or a t-digest being merged.
+// state is a DDSketch (*stats.Sketch) or a t-digest (*stats.TDigest)
+// being merged.
 type state interface {
-	add(x float64) error
-	merge(b []byte) error
-}
-
-type sketchState struct{ s *stats.Sketch }
-
-func (s sketchState) add(x float64) error { return s.s.Add(x) }
-func (s sketchState) merge(b []byte) error {
-	var o stats.Sketch
-	if err := o.UnmarshalBinary(b); err != nil {
-		return err
-	}
-	return s.s.Merge(&o)
-}
-
-type digestState struct{ d *stats.TDigest }
-
-func (d digestState) add(x float64) error { return d.d.Add(x) }
-func (d digestState) merge(b []byte) error {
-	var o stats.TDigest
-	if err := o.UnmarshalBinary(b); err != nil {
-		return err
-	}
-	return d.d.Merge(&o)
+	Add(x float64) error
+	MergeBinary(b []byte) error
+	MarshalBinary() ([]byte, error)
 }
 
 // mergeItems folds the packed states and raw values into one state, or
 // returns the exact answer among them.
 func mergeItems(k rollup.Kind, items []byte) (state, *argument, error) {
-	var st state = digestState{stats.NewTDigest()}
+	var st state = stats.NewTDigest()
 	if k == rollup.KindSketch {
-		st = sketchState{stats.NewSketch()}
+		st = stats.NewSketch()
 	}
 	r := packReader{b: items}
 	for r.err == nil && len(r.b) > 0 {
@@ -199,9 +178,9 @@ func mergeItems(k rollup.Kind, items []byte) (state, *argument, error) {
 		switch r.byte() {
 		case 'S':
 			n := r.int4()
-			err = st.merge(r.bytes(n))
+			err = st.MergeBinary(r.bytes(n))
 		case 'V':
-			if err = st.add(r.float8()); errors.Is(err, stats.ErrNotFinite) {
+			if err = st.Add(r.float8()); errors.Is(err, stats.ErrNotFinite) {
 				return nil, nil, pgerr.New(pgerr.InvalidParameterValue, "spiral: approximate percentiles cannot include NaN or infinite values").
 					WithHint("SET spiral.approximate_percentiles = off for the exact answer.")
 			}
@@ -227,7 +206,7 @@ func mergeItems(k rollup.Kind, items []byte) (state, *argument, error) {
 // answer evaluates the column's operation on the merged state.
 func (c FinishColumn) answer(st state, a argument) (Value, error) {
 	if c.Op == OpMerge {
-		b, err := marshal(st)
+		b, err := st.MarshalBinary()
 		return Value{Bytes: b, kind: valueBytes}, err
 	}
 	if !a.isArr {
@@ -252,13 +231,13 @@ func (c FinishColumn) evaluate(st state, q float64) (float64, error) {
 	var x float64
 	var err error
 	switch s := st.(type) {
-	case sketchState:
-		x, err = s.s.Quantile(q)
-	case digestState:
+	case *stats.Sketch:
+		x, err = s.Quantile(q)
+	case *stats.TDigest:
 		if c.Op == OpCDF {
-			x, err = s.d.CDF(q)
+			x, err = s.CDF(q)
 		} else {
-			x, err = s.d.Quantile(q)
+			x, err = s.Quantile(q)
 		}
 	}
 	if errors.Is(err, stats.ErrQuantile) {
@@ -268,16 +247,6 @@ func (c FinishColumn) evaluate(st state, q float64) (float64, error) {
 		return 0, corrupt(err)
 	}
 	return x, nil
-}
-
-func marshal(st state) ([]byte, error) {
-	switch s := st.(type) {
-	case sketchState:
-		return s.s.MarshalBinary()
-	case digestState:
-		return s.d.MarshalBinary()
-	}
-	return nil, fmt.Errorf("unknown state %T", st)
 }
 
 // AppendText appends v in PostgreSQL's text format: float8 as float8out

@@ -218,11 +218,17 @@ func packedStates(n *pg.Node, kind rollup.Kind, merging bool, tiers []tierRel, u
 	if err != nil {
 		return "", err
 	}
-	frame := fmt.Sprintf("decode('53', 'hex') || int4send(length(%s)) || %s", c, c)
+	frame := framedState(c)
 	if merging {
 		return fmt.Sprintf("string_agg(%s, ''::bytea)", frame), nil
 	}
 	return frame, nil
+}
+
+// framedState is the SQL of one packed state item: 'S', its length, the
+// state (NULL for a NULL state).
+func framedState(col string) string {
+	return fmt.Sprintf("decode('53', 'hex') || int4send(length(%s)) || %s", col, col)
 }
 
 // packedArgument is the SQL of the argument part, checked by PostgreSQL:

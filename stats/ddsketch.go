@@ -98,6 +98,15 @@ func (s *Sketch) Merge(o *Sketch) error {
 	return nil
 }
 
+// MergeBinary merges an encoded sketch (see UnmarshalBinary) into s.
+func (s *Sketch) MergeBinary(b []byte) error {
+	var o Sketch
+	if err := o.UnmarshalBinary(b); err != nil {
+		return err
+	}
+	return s.Merge(&o)
+}
+
 // Count returns the number of values added.
 func (s *Sketch) Count() int64 {
 	return int64(s.sk().GetCount())

@@ -108,6 +108,15 @@ func (t *TDigest) Merge(o *TDigest) error {
 	return nil
 }
 
+// MergeBinary merges an encoded digest (see UnmarshalBinary) into t.
+func (t *TDigest) MergeBinary(b []byte) error {
+	var o TDigest
+	if err := o.UnmarshalBinary(b); err != nil {
+		return err
+	}
+	return t.Merge(&o)
+}
+
 // Count returns the number of values added.
 func (t *TDigest) Count() int64 {
 	return int64(t.td().Count())

@@ -196,18 +196,7 @@ func preparePercentiles(ctx context.Context, s *stack, opts PercentilesOptions) 
 	if err := execAll(ctx, s.via, trackedDDL(trackedTable, pctKinds)); err != nil {
 		return fmt.Errorf("create tracked table through the proxy: %w", err)
 	}
-	fmt.Fprintf(opts.Log, "bench: loading %d rows\n", opts.Rows)
-	began := time.Now()
-	if err := loadByDay(ctx, s.direct, percentileLoad, BackfillOptions{Tenants: opts.Tenants, Days: opts.Days}, opts.Rows); err != nil {
-		return err
-	}
-	fmt.Fprintf(opts.Log, "bench: loaded in %.1f s; refreshing\n", time.Since(began).Seconds())
-	began = time.Now()
-	if err := refreshClean(ctx, s); err != nil {
-		return err
-	}
-	fmt.Fprintf(opts.Log, "bench: refreshed in %.1f s; vacuuming\n", time.Since(began).Seconds())
-	return execAll(ctx, s.direct, "VACUUM (FREEZE, ANALYZE)")
+	return loadRefreshVacuum(ctx, s, opts.Log, percentileLoad, BackfillOptions{Tenants: opts.Tenants, Days: opts.Days}, opts.Rows)
 }
 
 // pctConn is where way runs.

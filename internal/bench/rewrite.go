@@ -206,17 +206,23 @@ func prepareRewrite(ctx context.Context, s *stack, opts RewriteOptions) error {
 	if err := execAll(ctx, s.direct, "CREATE INDEX ON "+trackedTable+" (t)"); err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.Log, "bench: loading %d rows\n", opts.Rows)
+	return loadRefreshVacuum(ctx, s, opts.Log, backfillLoad, BackfillOptions{Tenants: opts.Tenants, Days: opts.Days}, opts.Rows)
+}
+
+// loadRefreshVacuum loads rows into the tracked table directly with load
+// (see loadByDay), refreshes until no mark is left, and vacuums.
+func loadRefreshVacuum(ctx context.Context, s *stack, log io.Writer, load string, opts BackfillOptions, rows int) error {
+	fmt.Fprintf(log, "bench: loading %d rows\n", rows)
 	began := time.Now()
-	if err := loadBackfill(ctx, s.direct, BackfillOptions{Tenants: opts.Tenants, Days: opts.Days}, opts.Rows); err != nil {
+	if err := loadByDay(ctx, s.direct, load, opts, rows); err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.Log, "bench: loaded in %.1f s; refreshing\n", time.Since(began).Seconds())
+	fmt.Fprintf(log, "bench: loaded in %.1f s; refreshing\n", time.Since(began).Seconds())
 	began = time.Now()
 	if err := refreshClean(ctx, s); err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.Log, "bench: refreshed in %.1f s; vacuuming\n", time.Since(began).Seconds())
+	fmt.Fprintf(log, "bench: refreshed in %.1f s; vacuuming\n", time.Since(began).Seconds())
 	return execAll(ctx, s.direct, "VACUUM (FREEZE, ANALYZE)")
 }
 

@@ -51,10 +51,10 @@ var testQuantiles = []float64{0, 0.01, 0.25, 0.5, 0.9, 0.99, 1}
 // percentile_cont and the two order statistics it interpolates between.
 type exact struct{ cont, lo, hi, sorted []float64 }
 
-func exactBy(t *testing.T, c *pgx.Conn, where, groupBy string) map[string]exact {
+func exactBy(t *testing.T, c *pgx.Conn, table, where, groupBy string) map[string]exact {
 	t.Helper()
-	q := fmt.Sprintf(`SELECT (%[2]s)::text, percentile_cont($1::float8[]) WITHIN GROUP (ORDER BY ms), array_agg(ms ORDER BY ms)
-		FROM lat WHERE %[1]s GROUP BY 1`, where, groupBy)
+	q := fmt.Sprintf(`SELECT (%[3]s)::text, percentile_cont($1::float8[]) WITHIN GROUP (ORDER BY ms), array_agg(ms ORDER BY ms)
+		FROM %[1]s WHERE %[2]s GROUP BY 1`, table, where, groupBy)
 	rows, err := c.Query(context.Background(), q, testQuantiles)
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +89,7 @@ func TestSketchQuantilesOnTiers(t *testing.T) {
 		{"t >= '2024-01-01 05:00+00' AND t < '2024-01-02 17:00+00'", "svc"},
 	}
 	for _, r := range ranges {
-		want := exactBy(t, direct, r.where, r.group)
+		want := exactBy(t, direct, "lat", r.where, r.group)
 		for _, tier := range []string{"lat_1m", "lat_1h", "lat_1d"} {
 			if tier == "lat_1d" && r.where != "true" {
 				continue // day buckets do not fit the range
@@ -123,8 +123,7 @@ func checkQuantiles(t *testing.T, what string, via *pgx.Conn, mode pgx.QueryExec
 			return fmt.Errorf("group %q not in the raw answer", key)
 		}
 		for i, q := range testQuantiles {
-			bound := stats.DefaultRelativeAccuracy*interpolated(math.Abs(w.lo[i]), math.Abs(w.hi[i]), q, len(w.cont)) + 1e-9*math.Abs(w.cont[i])
-			if math.Abs(sk[i]-w.cont[i]) > bound*1.0000001 {
+			if bound := w.sketchBound(i); math.Abs(sk[i]-w.cont[i]) > bound*1.0000001 {
 				t.Errorf("%s group %s q=%v: DDSketch %v, exact %v: off by %v, bound %v", what, key, q, sk[i], w.cont[i], math.Abs(sk[i]-w.cont[i]), bound)
 			}
 			if r := rankError(w.sorted, td[i], q); !(r <= maxDigestRankError) {
@@ -176,9 +175,12 @@ func rankError(sorted []float64, x, q float64) float64 {
 // maxSeenRankError is the largest rank error rankError computed.
 var maxSeenRankError float64
 
-// interpolated bounds α·((1−f)·|lo| + f·|hi|) from above by the larger term
-// when f is not known exactly.
-func interpolated(lo, hi, _ float64, _ int) float64 { return math.Max(lo, hi) }
+// sketchBound is DDSketch's bound for quantile i: α·((1−f)·|x⌊r⌋| +
+// f·|x⌈r⌉|), taken from above as α times the larger order statistic, plus
+// 1e-9 relative for rounding.
+func (w exact) sketchBound(i int) float64 {
+	return stats.DefaultRelativeAccuracy*math.Max(math.Abs(w.lo[i]), math.Abs(w.hi[i])) + 1e-9*math.Abs(w.cont[i])
+}
 
 // TestSketchFunctionErrors: bad arguments and states get clear errors with
 // SQLSTATEs, on both protocols, and the session goes on.
@@ -249,7 +251,7 @@ func TestApproximatePercentiles(t *testing.T) {
 		if !strings.Contains(plan(t, via, raw, testQuantiles), table+"_1h") {
 			t.Fatalf("%s: the approximate plan does not read the hourly tier", table)
 		}
-		want := exactFrom(t, direct, raw)
+		want := exactBy(t, direct, table, where, "svc")
 		for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
 			got := arraysBy(t, via, mode, raw)
 			for key, w := range want {
@@ -258,8 +260,7 @@ func TestApproximatePercentiles(t *testing.T) {
 					if table == "lat" {
 						ok = rankError(w.sorted, got[key][i], q) <= maxDigestRankError
 					} else {
-						bound := stats.DefaultRelativeAccuracy*math.Max(math.Abs(w.lo[i]), math.Abs(w.hi[i])) + 1e-9*math.Abs(w.cont[i])
-						ok = math.Abs(got[key][i]-w.cont[i]) <= bound*1.0000001
+						ok = math.Abs(got[key][i]-w.cont[i]) <= w.sketchBound(i)*1.0000001
 					}
 					if !ok {
 						t.Errorf("%s %v svc %s q=%v: %v, exact %v", table, mode, key, q, got[key][i], w.cont[i])
@@ -278,21 +279,6 @@ func TestApproximatePercentiles(t *testing.T) {
 	if strings.Contains(plan(t, via, q), "lat_1h") {
 		t.Fatal("with the setting off, the plan reads a tier")
 	}
-}
-
-// exactFrom runs a raw percentile query (key, float8[]) and returns the
-// exact answers with each group's sorted values.
-func exactFrom(t *testing.T, c *pgx.Conn, raw string) map[string]exact {
-	t.Helper()
-	groups := exactBy(t, c, rawWhere(raw), "svc")
-	return groups
-}
-
-// rawWhere extracts the WHERE clause of the test's raw query.
-func rawWhere(raw string) string {
-	_, after, _ := strings.Cut(raw, " WHERE ")
-	w, _, _ := strings.Cut(after, " GROUP BY")
-	return w
 }
 
 func arraysBy(t *testing.T, c *pgx.Conn, mode pgx.QueryExecMode, q string) map[string][]float64 {

@@ -27,9 +27,15 @@ var schemaStats string
 //go:embed schema_options.sql
 var schemaOptions string
 
+//go:embed schema_tier_index.sql
+var schemaTierIndex string
+
+//go:embed schema_sum.sql
+var schemaSum string
+
 // migrations are applied in order; each runs once, in its own transaction.
 // Append new ones; never edit one that has shipped.
-var migrations = []string{schemaV1, schemaV3, schemaMarkers, schemaSketchArgs, schemaStats, schemaOptions}
+var migrations = []string{schemaV1, schemaV3, schemaMarkers, schemaSketchArgs, schemaStats, schemaOptions, schemaTierIndex, schemaSum}
 
 // ErrNotSuperuser is returned by Migrate when the spiral schema is missing or
 // out of date and the connection cannot install it.

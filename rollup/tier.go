@@ -130,6 +130,16 @@ func (t *Table) TierDDL(f Frame) string {
 	return b.String()
 }
 
+// TierIndexDDL returns the index on the bucket start of the tier of frame
+// f, for reading all tenants' buckets of a time range; none when the table
+// has no scope columns (the primary key is the bucket start then).
+func (t *Table) TierIndexDDL(f Frame) []string {
+	if len(t.ScopeColumns) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("CREATE INDEX ON %s (%s)", t.tierRelation(f), QuoteIdent(t.TimeColumn))}
+}
+
 // DropTierDDL returns the statement that drops the tier of frame f if it
 // exists.
 func (t *Table) DropTierDDL(f Frame) string {

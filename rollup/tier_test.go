@@ -88,6 +88,9 @@ func goldenDDL(tb *Table) string {
 	var b strings.Builder
 	for _, f := range tb.Frames {
 		b.WriteString(tb.TierDDL(f) + ";\n\n")
+		for _, ix := range tb.TierIndexDDL(f) {
+			b.WriteString(ix + ";\n\n")
+		}
 	}
 	b.WriteString(tb.DropTierDDL(tb.Frames[0]) + ";\n")
 	return b.String()

@@ -296,6 +296,7 @@ func createBaseline(ctx context.Context, dsn string, source, base *rollup.Table)
 	}
 	for _, f := range base.Frames {
 		stmts = append(stmts, base.TierDDL(f))
+		stmts = append(stmts, base.TierIndexDDL(f)...)
 	}
 	return execAll(ctx, dsn, stmts...)
 }

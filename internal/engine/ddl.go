@@ -28,6 +28,7 @@ func (e *Engine) create(s *proxy.SessionState, st *rewrite.CreateTracked) proxy.
 	stmts := []string{st.BaseSQL}
 	for _, f := range t.Frames {
 		stmts = append(stmts, t.TierDDL(f))
+		stmts = append(stmts, t.TierIndexDDL(f)...)
 	}
 	stmts = append(stmts, refreshIndexDDL(&t))
 	stmts = append(stmts, changelog.TriggerDDL(t.Schema, t.Name)...)
@@ -107,6 +108,7 @@ func alterStatements(tr rollup.Tracked, next *rollup.Table) []string {
 	for _, f := range next.Frames {
 		if !hasFrame(old.Frames, f) {
 			stmts = append(stmts, next.TierDDL(f))
+			stmts = append(stmts, next.TierIndexDDL(f)...)
 		}
 	}
 	return append(stmts,

@@ -1,0 +1,58 @@
+package changelog_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"spiral/changelog"
+)
+
+// TestUpgradeIndexesExistingTiers replays migrations 7 and 8 over a
+// database whose tiers were created without the index on time: the
+// upgrade adds it to every tier of a table with scope columns.
+func TestUpgradeIndexesExistingTiers(t *testing.T) {
+	conn := setup(t, ticks(), `CREATE TABLE ticks (t timestamptz NOT NULL, sym int NOT NULL, price float8)`)
+	ctx := context.Background()
+	exec(t, conn, "DELETE FROM spiral.schema_migrations WHERE version >= 7")
+	exec(t, conn, "DROP AGGREGATE spiral.sum_int8(int8)")
+	if err := changelog.Migrate(ctx, conn); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	for _, tier := range []string{"ticks_1m", "ticks_1h"} {
+		var n int
+		err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE tablename = $1 AND indexdef LIKE '%(t)'`, tier).Scan(&n)
+		if err != nil || n != 1 {
+			t.Errorf("%s: %d indexes on (t), %v; want 1", tier, n, err)
+		}
+	}
+	if err := changelog.Migrate(ctx, conn); err != nil {
+		t.Fatalf("second migrate: %v", err)
+	}
+}
+
+// TestSumInt8 checks the merge aggregate of migration 8 against sum():
+// the same value as a bigint, NULL over no rows or only NULLs, and 22003
+// when the total leaves the bigint range.
+func TestSumInt8(t *testing.T) {
+	conn := setup(t, ticks(), `CREATE TABLE ticks (t timestamptz NOT NULL, sym int NOT NULL, price float8)`)
+	ctx := context.Background()
+	var got, want *int64
+	const rows = `(VALUES (3::int8), (NULL), (-7), (9000000000)) v(x)`
+	if err := conn.QueryRow(ctx, `SELECT spiral.sum_int8(x), sum(x)::int8 FROM `+rows).Scan(&got, &want); err != nil {
+		t.Fatal(err)
+	}
+	if got == nil || want == nil || *got != *want {
+		t.Errorf("sum_int8 = %v, sum = %v", got, want)
+	}
+	if err := conn.QueryRow(ctx, `SELECT spiral.sum_int8(x) FROM (VALUES (NULL::int8)) v(x)`).Scan(&got); err != nil || got != nil {
+		t.Errorf("sum_int8 over NULLs = %v, %v; want NULL", got, err)
+	}
+	err := conn.QueryRow(ctx, `SELECT spiral.sum_int8(x) FROM (VALUES (9223372036854775807::int8), (1)) v(x)`).Scan(&got)
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "22003" {
+		t.Errorf("overflow: err = %v, want SQLSTATE 22003", err)
+	}
+}

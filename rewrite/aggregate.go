@@ -95,11 +95,16 @@ func (b aggBuilder) column(name string) *rollup.Column {
 	return nil
 }
 
+// sumInt8 merges bigint partials (counts, sums of smallint and integer
+// columns) into a bigint (migration 8); sum(bigint) would go through
+// numeric, at about the cost of the rest of the merge.
+const sumInt8 = "spiral.sum_int8"
+
 func (b aggBuilder) countStar(prefix string) *aggregate {
 	c := prefix + "_c"
 	return &aggregate{
 		parts: []part{{name: c, typ: "int8", tier: b.ref + "." + rollup.RowCountColumn, raw: "count(*)"}},
-		merge: fmt.Sprintf("coalesce(sum(spiral_s.%s), 0)::int8", c),
+		merge: fmt.Sprintf("coalesce(%s(spiral_s.%s), 0)", sumInt8, c),
 	}
 }
 
@@ -144,7 +149,7 @@ func (b aggBuilder) count(col *rollup.Column, raw, prefix string) (*aggregate, e
 	c := prefix + "_c"
 	return &aggregate{
 		parts: []part{{name: c, typ: "int8", tier: src, raw: "count(" + raw + ")"}},
-		merge: fmt.Sprintf("coalesce(sum(spiral_s.%s), 0)::int8", c),
+		merge: fmt.Sprintf("coalesce(%s(spiral_s.%s), 0)", sumInt8, c),
 	}, nil
 }
 
@@ -170,7 +175,7 @@ func (b aggBuilder) sum(col *rollup.Column, raw, prefix string) (*aggregate, err
 	s := prefix + "_s"
 	merge := fmt.Sprintf("sum(spiral_s.%s)", s)
 	if typ == "int8" {
-		merge += "::int8"
+		merge = fmt.Sprintf("%s(spiral_s.%s)", sumInt8, s)
 	}
 	return &aggregate{parts: []part{{name: s, typ: typ, tier: b.tierCol(col, ""), raw: "sum(" + raw + ")"}}, merge: merge}, nil
 }
@@ -222,12 +227,18 @@ func (b aggBuilder) avg(col *rollup.Column, raw, prefix string) (*aggregate, err
 		return nil, skipf("avg(%s): no tier keeps its sum and count", col.Name)
 	}
 	s, c := prefix+"_s", prefix+"_c"
+	sumTyp, merged := typ, fmt.Sprintf("sum(spiral_s.%s)", s)
+	if sumType(col.Type) == "int8" {
+		// Sums of smallint and integer are bigints; PostgreSQL's avg
+		// divides them as numerics too.
+		sumTyp, merged = "int8", fmt.Sprintf("%s(spiral_s.%s)::numeric", sumInt8, s)
+	}
 	return &aggregate{
 		parts: []part{
-			{name: s, typ: typ, tier: sum, raw: "sum(" + raw + ")"},
+			{name: s, typ: sumTyp, tier: sum, raw: "sum(" + raw + ")"},
 			{name: c, typ: "int8", tier: cnt, raw: "count(" + raw + ")"},
 		},
-		merge: fmt.Sprintf("(sum(spiral_s.%s) / nullif(sum(spiral_s.%s), 0)::%s)", s, c, typ),
+		merge: fmt.Sprintf("(%s / nullif(%s(spiral_s.%s), 0)::%s)", merged, sumInt8, c, typ),
 	}, nil
 }
 
@@ -249,7 +260,7 @@ func (b aggBuilder) moments(name string, col *rollup.Column, raw, prefix string)
 		{name: m1, typ: "float8", tier: fmt.Sprintf("(%s).m1", st), raw: "avg(" + f8 + ")"},
 		{name: m2, typ: "float8", tier: fmt.Sprintf("(%s).m2", st), raw: fmt.Sprintf("var_pop(%s) * count(%s)", f8, raw)},
 	}
-	sumN := fmt.Sprintf("sum(spiral_s.%s)", n)
+	sumN := fmt.Sprintf("%s(spiral_s.%s)", sumInt8, n)
 	m2sum := fmt.Sprintf("sum(spiral_s.%s + spiral_s.%s * (spiral_s.%s - spiral_s.%s_mean) ^ 2) FILTER (WHERE spiral_s.%s > 0)",
 		m2, n, m1, prefix, n)
 	var v string

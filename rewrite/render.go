@@ -214,13 +214,29 @@ func (r *renderer) levelsCTE() string {
 	return fmt.Sprintf("SELECT %s FROM (SELECT %s FROM spiral_b b) x", strings.Join(outer, ", "), strings.Join(cols, ", "))
 }
 
-func (r *renderer) servedCTE() string {
+// servedRange is one range a tier level serves, as expressions over
+// spiral_l: the coarsest level its [c, f), each finer one the edges the
+// coarser leaves, [c_k, c_k+1) and [f_k+1, f_k).
+type servedRange struct {
+	k, i          int
+	lo, hi, valid string
+}
+
+func (r *renderer) served() []servedRange {
 	K := len(r.c.tiers)
-	rows := []string{fmt.Sprintf("(%d, l.spiral_c%d, l.spiral_f%d, l.spiral_v%d)", K, K, K, K)}
+	out := []servedRange{{K, 1, fmt.Sprintf("l.spiral_c%d", K), fmt.Sprintf("l.spiral_f%d", K), fmt.Sprintf("l.spiral_v%d", K)}}
 	for k := K - 1; k >= 1; k-- {
-		rows = append(rows,
-			fmt.Sprintf("(%d, l.spiral_c%d, CASE WHEN l.spiral_v%d THEN l.spiral_c%d ELSE l.spiral_f%d END, l.spiral_v%d)", k, k, k+1, k+1, k, k),
-			fmt.Sprintf("(%d, l.spiral_f%d, l.spiral_f%d, l.spiral_v%d AND l.spiral_v%d)", k, k+1, k, k, k+1))
+		out = append(out,
+			servedRange{k, 1, fmt.Sprintf("l.spiral_c%d", k), fmt.Sprintf("CASE WHEN l.spiral_v%d THEN l.spiral_c%d ELSE l.spiral_f%d END", k+1, k+1, k), fmt.Sprintf("l.spiral_v%d", k)},
+			servedRange{k, 2, fmt.Sprintf("l.spiral_f%d", k+1), fmt.Sprintf("l.spiral_f%d", k), fmt.Sprintf("l.spiral_v%d AND l.spiral_v%d", k, k+1)})
+	}
+	return out
+}
+
+func (r *renderer) servedCTE() string {
+	var rows []string
+	for _, s := range r.served() {
+		rows = append(rows, fmt.Sprintf("(%d, %s, %s, %s)", s.k, s.lo, s.hi, s.valid))
 	}
 	return "SELECT r.spiral_k, r.spiral_lo, r.spiral_hi FROM spiral_l l, LATERAL (VALUES " + strings.Join(rows, ", ") +
 		") r(spiral_k, spiral_lo, spiral_hi, spiral_v) WHERE l.spiral_go AND r.spiral_v AND r.spiral_lo < r.spiral_hi"
@@ -310,24 +326,37 @@ func percentileGuard(tableOption bool) string {
 	return mode + " = 'on'"
 }
 
+// gateCTE decides whether tiers serve the statement at all (within
+// spiral.max_segments) and gives each served range's bounds, NULL when it
+// serves nothing, and the raw edges [lo, elo) and [ehi, hi). Segments read
+// them as one-row subqueries: evaluated once, usable as index bounds.
+// OFFSET 0 keeps the planner from copying n's subqueries into every
+// column that uses u.
 func (r *renderer) gateCTE() string {
 	note := rollup.QuoteLiteral("spiral: the plan needs %s segments, more than spiral.max_segments = %s; the statement runs on the raw table")
-	return fmt.Sprintf("SELECT CASE WHEN u.u THEN l.spiral_c1 ELSE 'infinity' END AS spiral_elo, "+
-		"CASE WHEN u.u THEN l.spiral_f1 ELSE 'infinity' END AS spiral_ehi, u.u AS spiral_use, "+
-		"CASE WHEN NOT u.u AND l.spiral_go AND l.spiral_v1 THEN spiral.notice(format(%s, n.n, %d)) END AS spiral_note "+
-		"FROM spiral_l l, LATERAL (SELECT (SELECT count(*) FROM spiral_r) + CASE WHEN (SELECT spiral_n FROM spiral_n) <= %d "+
-		"THEN (SELECT count(*) FROM spiral_x) ELSE (SELECT spiral_n FROM spiral_n) END AS n) n, "+
-		"LATERAL (SELECT coalesce(l.spiral_go AND l.spiral_v1 AND n.n <= %d, false) AS u) u", note, r.limit(), r.limit(), r.limit())
+	cols := []string{"u.u AS spiral_use", "CASE WHEN u.u THEN l.spiral_c1 ELSE 'infinity' END AS spiral_elo",
+		"CASE WHEN u.u THEN l.spiral_f1 ELSE 'infinity' END AS spiral_ehi"}
+	for _, s := range r.served() {
+		on := fmt.Sprintf("u.u AND (%s) AND %s < %s", s.valid, s.lo, s.hi)
+		cols = append(cols, fmt.Sprintf("CASE WHEN %s THEN %s END AS spiral_lo%d_%d", on, s.lo, s.k, s.i),
+			fmt.Sprintf("CASE WHEN %s THEN %s END AS spiral_hi%d_%d", on, s.hi, s.k, s.i))
+	}
+	cols = append(cols, fmt.Sprintf("CASE WHEN NOT u.u AND l.spiral_go AND l.spiral_v1 THEN spiral.notice(format(%s, n.n, %d)) END AS spiral_note", note, r.limit()))
+	return fmt.Sprintf("SELECT %s "+
+		"FROM spiral_l l, (SELECT (SELECT count(*) FROM spiral_r) + CASE WHEN (SELECT spiral_n FROM spiral_n) <= %d "+
+		"THEN (SELECT count(*) FROM spiral_x) ELSE (SELECT spiral_n FROM spiral_n) END AS n OFFSET 0) n, "+
+		"LATERAL (SELECT coalesce(l.spiral_go AND l.spiral_v1 AND n.n <= %d, false) AS u OFFSET 0) u", strings.Join(cols, ", "), r.limit(), r.limit())
 }
 
 // segments is the FROM item the outer block reads: every segment's partial
 // states per group, and for moments the per-group mean.
 func (r *renderer) segments() string {
 	var segs []string
-	for k := 1; k <= len(r.c.tiers); k++ {
-		segs = append(segs, r.tierSegment(k))
+	for _, s := range r.served() {
+		segs = append(segs, r.tierSegment(s))
 	}
-	segs = append(segs, r.edgeSegment(), r.dirtySegment())
+	segs = append(segs, r.edgeSegments()...)
+	segs = append(segs, r.dirtySegment())
 	union := "(" + strings.Join(segs, " UNION ALL ") + ")"
 	if !r.hasMoments() {
 		return union
@@ -386,17 +415,19 @@ func (r *renderer) scopeMatch(dirty, row string) string {
 	return fmt.Sprintf("(%s.spiral_all OR (%s))", dirty, strings.Join(eq, " AND "))
 }
 
-// tierSegment yields one row per tier row: its partial states are the
-// tier's columns.
-func (r *renderer) tierSegment(k int) string {
+// tierSegment yields one row per tier row of one served range: its
+// partial states are the tier's columns.
+func (r *renderer) tierSegment(s servedRange) string {
 	b := r.b
-	t := r.c.tiers[k-1]
+	t := r.c.tiers[s.k-1]
 	tcol := b.ref + "." + b.time
-	return fmt.Sprintf("SELECT %s FROM spiral_g, spiral_r JOIN %s AS %s ON %s >= spiral_r.spiral_lo AND %s < spiral_r.spiral_hi "+
-		"WHERE spiral_g.spiral_use AND spiral_r.spiral_k = %d%s "+
+	lo, hi := fmt.Sprintf("(SELECT spiral_lo%d_%d FROM spiral_g)", s.k, s.i), fmt.Sprintf("(SELECT spiral_hi%d_%d FROM spiral_g)", s.k, s.i)
+	// "lo IS NOT NULL" has no column: a one-time filter, so an unserved
+	// range reads nothing.
+	return fmt.Sprintf("SELECT %s FROM %s AS %s WHERE %s IS NOT NULL AND %s >= %s AND %s < %s%s "+
 		"AND NOT EXISTS (SELECT FROM spiral_d d WHERE d.spiral_k = %d AND d.spiral_b = %s AND %s)",
-		r.selectList(true), rollup.QualifiedName(t.Schema, t.Name), b.ref, tcol, tcol,
-		k, r.scope, k, tcol, r.scopeMatch("d", b.ref))
+		r.selectList(true), rollup.QualifiedName(t.Schema, t.Name), b.ref, lo, tcol, lo, tcol, hi,
+		r.scope, s.k, tcol, r.scopeMatch("d", b.ref))
 }
 
 // fromItem is the block's FROM item as written.
@@ -415,17 +446,27 @@ func (r *renderer) fromItem() string {
 	return name
 }
 
-func (r *renderer) edgeSegment() string {
+// edgeSegments read the raw rows of the edges [lo, elo) and [ehi, hi),
+// one range each, so that an index on time serves both.
+func (r *renderer) edgeSegments() []string {
 	tcol := r.b.ref + "." + r.b.time
-	return fmt.Sprintf("SELECT %s FROM %s WHERE %s AND (%s < (SELECT spiral_elo FROM spiral_g) OR %s >= (SELECT spiral_ehi FROM spiral_g))%s",
-		r.selectList(false), r.fromItem(), r.where, tcol, tcol, r.groupBy())
+	edge := func(cond string) string {
+		return fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s%s", r.selectList(false), r.fromItem(), r.where, cond, r.groupBy())
+	}
+	return []string{
+		edge(tcol + " < (SELECT spiral_elo FROM spiral_g)"),
+		edge(tcol + " >= (SELECT spiral_ehi FROM spiral_g)"),
+	}
 }
 
+// dirtySegment reads the raw rows of each dirty bucket. OFFSET 0 keeps
+// the lateral subquery from being flattened into a join the planner could
+// drive from the raw table: the buckets drive it, and none costs nothing.
 func (r *renderer) dirtySegment() string {
 	b := r.b
 	tcol := b.ref + "." + b.time
 	return fmt.Sprintf("SELECT %s FROM spiral_g, spiral_x CROSS JOIN LATERAL (SELECT %s.* FROM %s WHERE %s "+
-		"AND %s >= spiral_x.spiral_b AND %s < spiral_x.spiral_e AND %s) AS %s WHERE spiral_g.spiral_use%s",
+		"AND %s >= spiral_x.spiral_b AND %s < spiral_x.spiral_e AND %s OFFSET 0) AS %s WHERE spiral_g.spiral_use%s",
 		r.selectList(false), b.ref, r.fromItem(), r.where, tcol, tcol, r.scopeMatch("spiral_x", b.ref), b.ref, r.groupBy())
 }
 

@@ -42,7 +42,7 @@ type accumulator interface {
 
 type sketchAcc struct{ s *stats.Sketch }
 
-func (a *sketchAcc) add(x float64) error { return a.s.Add(x) }
+func (a *sketchAcc) add(x float64) error  { return a.s.Add(x) }
 func (a *sketchAcc) merge(b []byte) error { return a.s.MergeBinary(b) }
 func (a *sketchAcc) encode() ([]byte, error) {
 	if a.s.Count() == 0 {
@@ -53,7 +53,7 @@ func (a *sketchAcc) encode() ([]byte, error) {
 
 type digestAcc struct{ d *stats.TDigest }
 
-func (a *digestAcc) add(x float64) error { return a.d.Add(x) }
+func (a *digestAcc) add(x float64) error  { return a.d.Add(x) }
 func (a *digestAcc) merge(b []byte) error { return a.d.MergeBinary(b) }
 func (a *digestAcc) encode() ([]byte, error) {
 	if a.d.Count() == 0 {

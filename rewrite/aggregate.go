@@ -15,6 +15,9 @@ type aggregate struct {
 	call  *pg.Node // the call as written (first occurrence)
 	parts []part
 	merge string // SQL over spiral_s.<part> columns
+	// one is the merge of a group of one partial row, without an
+	// aggregate: the same value and type ("" when there is no such form).
+	one string
 	// moments: the merge needs the per-group mean column <prefix>_mean.
 	moments bool
 	prefix  string
@@ -105,6 +108,7 @@ func (b aggBuilder) countStar(prefix string) *aggregate {
 	return &aggregate{
 		parts: []part{{name: c, typ: "int8", tier: b.ref + "." + rollup.RowCountColumn, raw: "count(*)"}},
 		merge: fmt.Sprintf("coalesce(%s(spiral_s.%s), 0)", sumInt8, c),
+		one:   fmt.Sprintf("coalesce(spiral_s.%s, 0)", c),
 	}
 }
 
@@ -150,6 +154,7 @@ func (b aggBuilder) count(col *rollup.Column, raw, prefix string) (*aggregate, e
 	return &aggregate{
 		parts: []part{{name: c, typ: "int8", tier: src, raw: "count(" + raw + ")"}},
 		merge: fmt.Sprintf("coalesce(%s(spiral_s.%s), 0)", sumInt8, c),
+		one:   fmt.Sprintf("coalesce(spiral_s.%s, 0)", c),
 	}, nil
 }
 
@@ -177,7 +182,8 @@ func (b aggBuilder) sum(col *rollup.Column, raw, prefix string) (*aggregate, err
 	if typ == "int8" {
 		merge = fmt.Sprintf("%s(spiral_s.%s)", sumInt8, s)
 	}
-	return &aggregate{parts: []part{{name: s, typ: typ, tier: b.tierCol(col, ""), raw: "sum(" + raw + ")"}}, merge: merge}, nil
+	return &aggregate{parts: []part{{name: s, typ: typ, tier: b.tierCol(col, ""), raw: "sum(" + raw + ")"}}, merge: merge,
+		one: "spiral_s." + s}, nil
 }
 
 func (b aggBuilder) extreme(name string, col *rollup.Column, raw, prefix string) (*aggregate, error) {
@@ -198,6 +204,7 @@ func (b aggBuilder) extreme(name string, col *rollup.Column, raw, prefix string)
 	return &aggregate{
 		parts: []part{{name: p, typ: col.Type, tier: src, raw: name + "(" + raw + ")"}},
 		merge: fmt.Sprintf("%s(spiral_s.%s)", name, p),
+		one:   "spiral_s." + p,
 	}, nil
 }
 
@@ -227,11 +234,11 @@ func (b aggBuilder) avg(col *rollup.Column, raw, prefix string) (*aggregate, err
 		return nil, skipf("avg(%s): no tier keeps its sum and count", col.Name)
 	}
 	s, c := prefix+"_s", prefix+"_c"
-	sumTyp, merged := typ, fmt.Sprintf("sum(spiral_s.%s)", s)
+	sumTyp, merged, one := typ, fmt.Sprintf("sum(spiral_s.%s)", s), "spiral_s."+s
 	if sumType(col.Type) == "int8" {
 		// Sums of smallint and integer are bigints; PostgreSQL's avg
 		// divides them as numerics too.
-		sumTyp, merged = "int8", fmt.Sprintf("%s(spiral_s.%s)::numeric", sumInt8, s)
+		sumTyp, merged, one = "int8", fmt.Sprintf("%s(spiral_s.%s)::numeric", sumInt8, s), "spiral_s."+s+"::numeric"
 	}
 	return &aggregate{
 		parts: []part{
@@ -239,6 +246,7 @@ func (b aggBuilder) avg(col *rollup.Column, raw, prefix string) (*aggregate, err
 			{name: c, typ: "int8", tier: cnt, raw: "count(" + raw + ")"},
 		},
 		merge: fmt.Sprintf("(%s / nullif(%s(spiral_s.%s), 0)::%s)", merged, sumInt8, c, typ),
+		one:   fmt.Sprintf("(%s / nullif(spiral_s.%s, 0)::%s)", one, c, typ),
 	}, nil
 }
 

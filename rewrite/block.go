@@ -34,6 +34,7 @@ type block struct {
 	names        map[string]bool // output column names
 	approx       bool            // percentiles may be answered from sketches
 	finish       []FinishColumn  // select-list entries the proxy finishes
+	merged       map[*pg.Node]int // each merge expression in the outer block -> its aggregate
 }
 
 // groupKey is one GROUP BY expression.

@@ -59,6 +59,7 @@ func (b *block) outputs() error {
 	if err := b.checkFinished(r, whole); err != nil {
 		return err
 	}
+	b.merged = r.aggOf
 	return b.checkOuter(r.inserted)
 }
 

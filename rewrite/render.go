@@ -132,8 +132,12 @@ func (b *block) render(c chain, set Settings, notice string) (*pg.SelectStmt, er
 	if err != nil {
 		return nil, err
 	}
-	text := "WITH " + r.ctes() + " SELECT * FROM " + r.segments() + " AS spiral_s"
-	gen, err := parseSelect(text)
+	one := r.oneRowGroups()
+	from := r.segments()
+	if one {
+		from = r.oneRowSegments()
+	}
+	gen, err := parseSelect("WITH " + r.ctes() + " SELECT * FROM " + from + " AS spiral_s")
 	if err != nil {
 		return nil, err
 	}
@@ -151,6 +155,9 @@ func (b *block) render(c chain, set Settings, notice string) (*pg.SelectStmt, er
 			return nil, err
 		}
 		out.GroupClause = append(out.GroupClause, n)
+	}
+	if one {
+		return out, b.finishedOuter(out)
 	}
 	return out, nil
 }

@@ -31,9 +31,9 @@ type block struct {
 	scope        []*pg.Node // conjuncts over scope columns only
 	keys         []groupKey
 	aggs         []*aggregate
-	names        map[string]bool // output column names
-	approx       bool            // percentiles may be answered from sketches
-	finish       []FinishColumn  // select-list entries the proxy finishes
+	names        map[string]bool  // output column names
+	approx       bool             // percentiles may be answered from sketches
+	finish       []FinishColumn   // select-list entries the proxy finishes
 	merged       map[*pg.Node]int // each merge expression in the outer block -> its aggregate
 }
 

@@ -33,6 +33,24 @@ func (b bucket) same(f rollup.Frame) bool {
 	return unitSeconds[b.unit] == f.Seconds
 }
 
+// isBucketOf reports whether key k is date_trunc or date_bin of the time
+// column itself whose every bucket is exactly one bucket of frame f: over
+// a row of that tier (which fits k), it is the row's bucket start.
+func (b *block) isBucketOf(k groupKey, f rollup.Frame) bool {
+	fc, ok := k.expr.Node.(*pg.Node_FuncCall)
+	if !ok || len(k.buckets) != 1 || !k.buckets[0].same(f) {
+		return false
+	}
+	args := fc.FuncCall.Args
+	switch funcName(fc.FuncCall) {
+	case "date_trunc":
+		return (len(args) == 2 || len(args) == 3) && b.isTime(args[1])
+	case "date_bin":
+		return len(args) == 3 && b.isTime(args[1])
+	}
+	return false
+}
+
 // oneRowGroups reports whether the coarsest tier's clean rows are groups
 // of their own and every aggregate can be finished from one row.
 func (r *renderer) oneRowGroups() bool {

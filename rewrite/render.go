@@ -381,16 +381,20 @@ func (r *renderer) hasMoments() bool {
 }
 
 // selectList is a segment's columns: the keys as written, then the
-// partial states, each cast to its part's type.
-func (r *renderer) selectList(tier bool) string {
+// partial states, each cast to its part's type. Over a tier row (tier > 0,
+// its level) a key that is that tier's own bucket is the bucket start.
+func (r *renderer) selectList(tier int) string {
 	var cols []string
 	for i, k := range r.keys {
+		if tier > 0 && r.b.isBucketOf(r.b.keys[i], r.c.tiers[tier-1].Frame) {
+			k = r.b.ref + "." + r.b.time
+		}
 		cols = append(cols, fmt.Sprintf("%s AS g%d", k, i+1))
 	}
 	for _, a := range r.b.aggs {
 		for _, p := range a.parts {
 			src := p.raw
-			if tier {
+			if tier > 0 {
 				src = p.tier
 			}
 			cols = append(cols, fmt.Sprintf("(%s)::%s AS %s", src, p.typ, p.name))
@@ -433,7 +437,7 @@ func (r *renderer) tierSegment(s servedRange) string {
 	// range reads nothing.
 	return fmt.Sprintf("SELECT %s FROM %s AS %s WHERE %s IS NOT NULL AND %s >= %s AND %s < %s%s "+
 		"AND NOT EXISTS (SELECT FROM spiral_d d WHERE d.spiral_k = %d AND d.spiral_b = %s AND %s)",
-		r.selectList(true), rollup.QualifiedName(t.Schema, t.Name), b.ref, lo, tcol, lo, tcol, hi,
+		r.selectList(s.k), rollup.QualifiedName(t.Schema, t.Name), b.ref, lo, tcol, lo, tcol, hi,
 		r.scope, s.k, tcol, r.scopeMatch("d", b.ref))
 }
 
@@ -458,7 +462,7 @@ func (r *renderer) fromItem() string {
 func (r *renderer) edgeSegments() []string {
 	tcol := r.b.ref + "." + r.b.time
 	edge := func(cond string) string {
-		return fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s%s", r.selectList(false), r.fromItem(), r.where, cond, r.groupBy())
+		return fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s%s", r.selectList(0), r.fromItem(), r.where, cond, r.groupBy())
 	}
 	return []string{
 		edge(tcol + " < (SELECT spiral_elo FROM spiral_g)"),
@@ -474,7 +478,7 @@ func (r *renderer) dirtySegment() string {
 	tcol := b.ref + "." + b.time
 	return fmt.Sprintf("SELECT %s FROM spiral_g, spiral_x CROSS JOIN LATERAL (SELECT %s.* FROM %s WHERE %s "+
 		"AND %s >= spiral_x.spiral_b AND %s < spiral_x.spiral_e AND %s OFFSET 0) AS %s WHERE spiral_g.spiral_use%s",
-		r.selectList(false), b.ref, r.fromItem(), r.where, tcol, tcol, r.scopeMatch("spiral_x", b.ref), b.ref, r.groupBy())
+		r.selectList(0), b.ref, r.fromItem(), r.where, tcol, tcol, r.scopeMatch("spiral_x", b.ref), b.ref, r.groupBy())
 }
 
 // meanLayers adds, for each moments aggregate, the pivot and the mean of

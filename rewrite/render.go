@@ -23,11 +23,12 @@ import (
 //	spiral_d  the dirty buckets of each level per tenant (or all tenants);
 //	spiral_x  the same, made disjoint for reading raw rows;
 //	spiral_g  whether to use tiers at all (within spiral.max_segments) and
-//	          the raw edges [lo, c_1) and [f_1, hi).
+//	          the bounds of each served range.
 //
 // Segments: per level, tier rows in its ranges minus dirty buckets; raw rows
-// at the edges; raw rows of dirty buckets. Each yields partial states per
-// group; the outer block merges them.
+// at the edges [lo, c_1) and [f_1, hi); raw rows of dirty buckets, or of
+// the whole range when tiers do not serve it. Each yields partial states
+// per group; the outer block merges them.
 
 const epoch = "'1970-01-01 00:00:00+00'::timestamptz"
 
@@ -175,15 +176,22 @@ func (r *renderer) ctes() string {
 	}, ", ")
 }
 
-func (r *renderer) rangeCTE() string {
+// span is the query's time range [lo, hi) as SQL over no column.
+func (r *renderer) span() (lo, hi string) {
 	b := r.b
-	lo, hi := "'-infinity'::timestamptz", "'infinity'::timestamptz"
+	lo, hi = "'-infinity'::timestamptz", "'infinity'::timestamptz"
 	if len(b.lower) > 0 {
 		lo = "greatest(" + strings.Join(b.lower, ", ") + ")"
 	}
 	if len(b.upper) > 0 {
 		hi = "least(" + strings.Join(b.upper, ", ") + ")"
 	}
+	return lo, hi
+}
+
+func (r *renderer) rangeCTE() string {
+	b := r.b
+	lo, hi := r.span()
 	name := rollup.QuoteIdent(b.rv.Relname)
 	if b.rv.Schemaname != "" {
 		name = rollup.QuoteIdent(b.rv.Schemaname) + "." + name
@@ -335,14 +343,13 @@ func percentileGuard(tableOption bool) string {
 
 // gateCTE decides whether tiers serve the statement at all (within
 // spiral.max_segments) and gives each served range's bounds, NULL when it
-// serves nothing, and the raw edges [lo, elo) and [ehi, hi). Segments read
+// serves nothing. Segments read
 // them as one-row subqueries: evaluated once, usable as index bounds.
 // OFFSET 0 keeps the planner from copying n's subqueries into every
 // column that uses u.
 func (r *renderer) gateCTE() string {
 	note := rollup.QuoteLiteral("spiral: the plan needs %s segments, more than spiral.max_segments = %s; the statement runs on the raw table")
-	cols := []string{"u.u AS spiral_use", "CASE WHEN u.u THEN l.spiral_c1 ELSE 'infinity' END AS spiral_elo",
-		"CASE WHEN u.u THEN l.spiral_f1 ELSE 'infinity' END AS spiral_ehi"}
+	cols := []string{"u.u AS spiral_use"}
 	for _, s := range r.served() {
 		on := fmt.Sprintf("u.u AND (%s) AND %s < %s", s.valid, s.lo, s.hi)
 		cols = append(cols, fmt.Sprintf("CASE WHEN %s THEN %s END AS spiral_lo%d_%d", on, s.lo, s.k, s.i),
@@ -457,28 +464,46 @@ func (r *renderer) fromItem() string {
 	return name
 }
 
-// edgeSegments read the raw rows of the edges [lo, elo) and [ehi, hi),
-// one range each, so that an index on time serves both.
+// edgeSegments read the raw rows of the edges [lo, c_1) and [f_1, hi)
+// when tiers serve the statement. The edge bounds are written out over the
+// query's own bounds, not read from spiral_g: the planner then estimates
+// the edges' rows (a bucket at most) instead of a third of the range, and
+// does not size their hash tables for millions of groups.
 func (r *renderer) edgeSegments() []string {
 	tcol := r.b.ref + "." + r.b.time
+	lo, hi := r.span()
+	f := r.frame(1)
 	edge := func(cond string) string {
-		return fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s%s", r.selectList(0), r.fromItem(), r.where, cond, r.groupBy())
+		return fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s AND (SELECT spiral_use FROM spiral_g)%s",
+			r.selectList(0), r.fromItem(), r.where, cond, r.groupBy())
 	}
 	return []string{
-		edge(tcol + " < (SELECT spiral_elo FROM spiral_g)"),
-		edge(tcol + " >= (SELECT spiral_ehi FROM spiral_g)"),
+		edge(tcol + " < " + f.ceil(lo)),
+		edge(tcol + " >= " + f.floor(hi)),
 	}
 }
 
-// dirtySegment reads the raw rows of each dirty bucket. OFFSET 0 keeps
+// dirtyOrAll lists the ranges the dirty segment reads: the dirty buckets
+// when tiers serve the statement, else the whole range for every tenant.
+func (r *renderer) dirtyOrAll() string {
+	all := []string{"0", "'-infinity'::timestamptz", "'infinity'::timestamptz", "true"}
+	for _, s := range r.b.src.Table.ScopeColumns {
+		all = append(all, "NULL::"+r.b.src.Columns[s])
+	}
+	return "(SELECT x.* FROM spiral_x x, spiral_g g WHERE g.spiral_use UNION ALL SELECT " + strings.Join(all, ", ") +
+		" FROM spiral_g g WHERE NOT g.spiral_use)"
+}
+
+// dirtySegment reads the raw rows of each dirty bucket, or of the whole
+// range when tiers do not serve the statement. OFFSET 0 keeps
 // the lateral subquery from being flattened into a join the planner could
 // drive from the raw table: the buckets drive it, and none costs nothing.
 func (r *renderer) dirtySegment() string {
 	b := r.b
 	tcol := b.ref + "." + b.time
-	return fmt.Sprintf("SELECT %s FROM spiral_g, spiral_x CROSS JOIN LATERAL (SELECT %s.* FROM %s WHERE %s "+
-		"AND %s >= spiral_x.spiral_b AND %s < spiral_x.spiral_e AND %s OFFSET 0) AS %s WHERE spiral_g.spiral_use%s",
-		r.selectList(0), b.ref, r.fromItem(), r.where, tcol, tcol, r.scopeMatch("spiral_x", b.ref), b.ref, r.groupBy())
+	return fmt.Sprintf("SELECT %s FROM %s AS spiral_x CROSS JOIN LATERAL (SELECT %s.* FROM %s WHERE %s "+
+		"AND %s >= spiral_x.spiral_b AND %s < spiral_x.spiral_e AND %s OFFSET 0) AS %s%s",
+		r.selectList(0), r.dirtyOrAll(), b.ref, r.fromItem(), r.where, tcol, tcol, r.scopeMatch("spiral_x", b.ref), b.ref, r.groupBy())
 }
 
 // meanLayers adds, for each moments aggregate, the pivot and the mean of

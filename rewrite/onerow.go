@@ -33,12 +33,18 @@ func (b bucket) same(f rollup.Frame) bool {
 	return unitSeconds[b.unit] == f.Seconds
 }
 
+// sameBucket reports whether time key k has one bucket form and its every
+// bucket is exactly one bucket of frame f.
+func (k groupKey) sameBucket(f rollup.Frame) bool {
+	return len(k.buckets) == 1 && k.buckets[0].same(f)
+}
+
 // isBucketOf reports whether key k is date_trunc or date_bin of the time
 // column itself whose every bucket is exactly one bucket of frame f: over
 // a row of that tier (which fits k), it is the row's bucket start.
 func (b *block) isBucketOf(k groupKey, f rollup.Frame) bool {
 	fc, ok := k.expr.Node.(*pg.Node_FuncCall)
-	if !ok || len(k.buckets) != 1 || !k.buckets[0].same(f) {
+	if !ok || !k.sameBucket(f) {
 		return false
 	}
 	args := fc.FuncCall.Args
@@ -71,7 +77,7 @@ func (r *renderer) oneRowGroups() bool {
 			keyed[k.scope] = true
 			continue
 		}
-		if len(k.buckets) != 1 || !k.buckets[0].same(top) {
+		if !k.sameBucket(top) {
 			return false
 		}
 		times++
@@ -137,12 +143,7 @@ func (r *renderer) finishedColumns(one bool) string {
 // merged per group.
 func (r *renderer) oneRowSegments() string {
 	served := r.served()
-	var rest []string
-	for _, s := range served[1:] {
-		rest = append(rest, r.tierSegment(s))
-	}
-	rest = append(rest, r.edgeSegments()...)
-	rest = append(rest, r.dirtySegment())
+	rest := r.segmentList(served[1:])
 	var keys []string
 	for i := range r.keys {
 		keys = append(keys, fmt.Sprintf("spiral_s.g%d", i+1))

@@ -365,17 +365,22 @@ func (r *renderer) gateCTE() string {
 // segments is the FROM item the outer block reads: every segment's partial
 // states per group, and for moments the per-group mean.
 func (r *renderer) segments() string {
-	var segs []string
-	for _, s := range r.served() {
-		segs = append(segs, r.tierSegment(s))
-	}
-	segs = append(segs, r.edgeSegments()...)
-	segs = append(segs, r.dirtySegment())
-	union := "(" + strings.Join(segs, " UNION ALL ") + ")"
+	union := "(" + strings.Join(r.segmentList(r.served()), " UNION ALL ") + ")"
 	if !r.hasMoments() {
 		return union
 	}
 	return r.meanLayers(union)
+}
+
+// segmentList is the tier segments of the given served ranges, the raw
+// edges and the dirty buckets.
+func (r *renderer) segmentList(served []servedRange) []string {
+	var segs []string
+	for _, s := range served {
+		segs = append(segs, r.tierSegment(s))
+	}
+	segs = append(segs, r.edgeSegments()...)
+	return append(segs, r.dirtySegment())
 }
 
 func (r *renderer) hasMoments() bool {

@@ -109,11 +109,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 func runIngest(ctx context.Context, args []string) error {
 	o := bench.DefaultIngestOptions()
 	fs := flag.NewFlagSet("spiral-bench ingest", flag.ContinueOnError)
-	fs.Func("rows", "rows per run, e.g. 1000000 or 1M (default 1M)", func(s string) error {
-		n, err := parseOneCount(s)
-		o.Rows = n
-		return err
-	})
+	countFlag(fs, "rows", "rows per run, e.g. 1000000 or 1M (default 1M)", &o.Rows)
 	fs.IntVar(&o.Tenants, "tenants", o.Tenants, "distinct tenants (sym values), taking turns")
 	fs.IntVar(&o.Rounds, "rounds", o.Rounds, "rounds; modes and targets are interleaved round by round and the table shows medians")
 	fs.BoolVar(&o.ViaProxy, "via-proxy", o.ViaProxy, "also load the tracked table through the proxy (an extra column)")
@@ -180,11 +176,7 @@ func runLag(ctx context.Context, args []string) error {
 func runRewrite(ctx context.Context, args []string) error {
 	o := bench.DefaultRewriteOptions()
 	fs := flag.NewFlagSet("spiral-bench rewrite", flag.ContinueOnError)
-	fs.Func("rows", "raw rows, e.g. 10000000 or 10M (default 10M)", func(s string) error {
-		n, err := parseOneCount(s)
-		o.Rows = n
-		return err
-	})
+	countFlag(fs, "rows", "raw rows, e.g. 10000000 or 10M (default 10M)", &o.Rows)
 	fs.IntVar(&o.Tenants, "tenants", o.Tenants, "distinct tenants (sym values), taking turns")
 	fs.IntVar(&o.Days, "days", o.Days, "days the rows are spread over")
 	fs.IntVar(&o.Runs, "runs", o.Runs, "timed runs per query and target after one warm-up; the table shows medians")
@@ -199,11 +191,7 @@ func runRewrite(ctx context.Context, args []string) error {
 func runPercentiles(ctx context.Context, args []string) error {
 	o := bench.DefaultPercentilesOptions()
 	fs := flag.NewFlagSet("spiral-bench percentiles", flag.ContinueOnError)
-	fs.Func("rows", "raw rows, e.g. 10000000 or 10M (default 10M)", func(s string) error {
-		n, err := parseOneCount(s)
-		o.Rows = n
-		return err
-	})
+	countFlag(fs, "rows", "raw rows, e.g. 10000000 or 10M (default 10M)", &o.Rows)
 	fs.IntVar(&o.Tenants, "tenants", o.Tenants, "distinct tenants (sym values), taking turns")
 	fs.IntVar(&o.Days, "days", o.Days, "days the rows are spread over; the queries read all of them")
 	fs.IntVar(&o.Runs, "runs", o.Runs, "timed runs per way after one warm-up; the table shows medians")
@@ -212,4 +200,13 @@ func runPercentiles(ctx context.Context, args []string) error {
 	}
 	o.Log = os.Stderr
 	return bench.Percentiles(ctx, os.Stdout, o)
+}
+
+// countFlag defines a flag holding one row count such as 10M.
+func countFlag(fs *flag.FlagSet, name, usage string, p *int) {
+	fs.Func(name, usage, func(s string) error {
+		n, err := parseOneCount(s)
+		*p = n
+		return err
+	})
 }

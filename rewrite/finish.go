@@ -165,6 +165,13 @@ type state interface {
 	MarshalBinary() ([]byte, error)
 }
 
+// errNonFinite answers a percentile over values, or states of values, that
+// include NaN or ±Inf (stats.NonFiniteState): no estimate holds them.
+func errNonFinite() error {
+	return pgerr.New(pgerr.InvalidParameterValue, "spiral: percentile estimates cannot include NaN or infinite values").
+		WithHint("Exact percentile_cont over the raw table handles them (SET spiral.approximate_percentiles = off).")
+}
+
 // mergeItems folds the packed states and raw values into one state, or
 // returns the exact answer among them.
 func mergeItems(k rollup.Kind, items []byte) (state, *argument, error) {
@@ -180,10 +187,7 @@ func mergeItems(k rollup.Kind, items []byte) (state, *argument, error) {
 			n := r.int4()
 			err = st.MergeBinary(r.bytes(n))
 		case 'V':
-			if err = st.Add(r.float8()); errors.Is(err, stats.ErrNotFinite) {
-				return nil, nil, pgerr.New(pgerr.InvalidParameterValue, "spiral: approximate percentiles cannot include NaN or infinite values").
-					WithHint("SET spiral.approximate_percentiles = off for the exact answer.")
-			}
+			err = st.Add(r.float8())
 		case 'E':
 			a, aerr := r.argument()
 			if aerr == nil && r.err == nil {
@@ -192,6 +196,9 @@ func mergeItems(k rollup.Kind, items []byte) (state, *argument, error) {
 			err = errors.Join(aerr, r.err)
 		default:
 			err = errors.New("unknown item tag")
+		}
+		if stats.Unrepresentable(err) {
+			return nil, nil, errNonFinite()
 		}
 		if err != nil {
 			return nil, nil, corrupt(err)

@@ -33,40 +33,51 @@ func (t *Table) stateColumns() []stateColumn {
 	return out
 }
 
-// accumulator builds one state from values or from encoded child states.
-type accumulator interface {
-	add(x float64) error
-	merge(b []byte) error
-	encode() ([]byte, error) // nil when nothing was added
+// state is what an accumulator needs of *stats.Sketch and *stats.TDigest.
+type state interface {
+	Add(x float64) error
+	MergeBinary(b []byte) error
+	Count() int64
+	MarshalBinary() ([]byte, error)
 }
 
-type sketchAcc struct{ s *stats.Sketch }
+// accumulator builds one state from values or from encoded child states;
+// encode gives nil when nothing was added. A value no sketch can hold (NaN, ±Inf,
+// beyond a DDSketch's range), or a child state that held one, makes the
+// bucket's state stats.NonFiniteState: the refresh goes on, every other
+// column stays exact, and a percentile over the bucket fails (22023) the
+// way one over its raw values does, rather than answering without them.
+type accumulator struct {
+	s         state
+	nonFinite bool
+}
 
-func (a *sketchAcc) add(x float64) error  { return a.s.Add(x) }
-func (a *sketchAcc) merge(b []byte) error { return a.s.MergeBinary(b) }
-func (a *sketchAcc) encode() ([]byte, error) {
-	if a.s.Count() == 0 {
+func (a *accumulator) add(x float64) error  { return a.note(a.s.Add(x)) }
+func (a *accumulator) merge(b []byte) error { return a.note(a.s.MergeBinary(b)) }
+
+func (a *accumulator) note(err error) error {
+	if stats.Unrepresentable(err) {
+		a.nonFinite = true
+		return nil
+	}
+	return err
+}
+
+func (a *accumulator) encode() ([]byte, error) {
+	switch {
+	case a.nonFinite:
+		return stats.NonFiniteState(), nil
+	case a.s.Count() == 0:
 		return nil, nil
 	}
 	return a.s.MarshalBinary()
 }
 
-type digestAcc struct{ d *stats.TDigest }
-
-func (a *digestAcc) add(x float64) error  { return a.d.Add(x) }
-func (a *digestAcc) merge(b []byte) error { return a.d.MergeBinary(b) }
-func (a *digestAcc) encode() ([]byte, error) {
-	if a.d.Count() == 0 {
-		return nil, nil
-	}
-	return a.d.MarshalBinary()
-}
-
-func newAccumulator(k Kind) accumulator {
+func newAccumulator(k Kind) *accumulator {
 	if k == KindSketch {
-		return &sketchAcc{stats.NewSketch()}
+		return &accumulator{s: stats.NewSketch()}
 	}
-	return &digestAcc{stats.NewTDigest()}
+	return &accumulator{s: stats.NewTDigest()}
 }
 
 // stateRows collects the states of each bucket, keyed as the UPDATE needs.
@@ -130,7 +141,7 @@ func foldStates(rows pgx.Rows, nkeys int, cols []stateColumn, raw bool) (*stateR
 	out := &stateRows{keys: make([][]string, nkeys), states: make([][][]byte, len(cols))}
 	var cur []string
 	var b int64
-	var accs []accumulator
+	var accs []*accumulator
 	for rows.Next() {
 		keys, bucket, vals, err := scanStateRow(rows, nkeys, len(cols), raw)
 		if err != nil {
@@ -152,8 +163,8 @@ func foldStates(rows pgx.Rows, nkeys int, cols []stateColumn, raw bool) (*stateR
 	return out, out.emit(cur, b, accs)
 }
 
-func newAccumulators(cols []stateColumn) []accumulator {
-	accs := make([]accumulator, len(cols))
+func newAccumulators(cols []stateColumn) []*accumulator {
+	accs := make([]*accumulator, len(cols))
 	for i, c := range cols {
 		accs[i] = newAccumulator(c.kind)
 	}
@@ -183,7 +194,7 @@ func scanStateRow(rows pgx.Rows, nkeys, ncols int, raw bool) ([]string, int64, [
 }
 
 // feed adds one row's inputs; NULLs are skipped as SQL aggregates skip them.
-func feed(accs []accumulator, vals []any, raw bool) error {
+func feed(accs []*accumulator, vals []any, raw bool) error {
 	for i, v := range vals {
 		var err error
 		if raw {
@@ -201,7 +212,7 @@ func feed(accs []accumulator, vals []any, raw bool) error {
 }
 
 // emit appends one finished bucket.
-func (o *stateRows) emit(keys []string, bucket int64, accs []accumulator) error {
+func (o *stateRows) emit(keys []string, bucket int64, accs []*accumulator) error {
 	if accs == nil {
 		return nil
 	}

@@ -67,8 +67,12 @@ func appendBins(b []byte, st store.Store) ([]byte, error) {
 // UnmarshalBinary replaces s with the decoded sketch. It checks the version,
 // the accuracy, every bin index against the mapping's range, strictly
 // increasing indexes, counts ≥ 1, the total count ≤ MaxCount and that no
-// byte is left over. On error s is unchanged.
+// byte is left over. On error s is unchanged. NonFiniteState is
+// ErrNotFinite.
 func (s *Sketch) UnmarshalBinary(b []byte) error {
+	if err := checkNonFinite("sketch", b); err != nil {
+		return err
+	}
 	r := &reader{b: b}
 	if v := r.byte(); r.err == nil && v != sketchVersion {
 		return fmt.Errorf("decode sketch: %w: %d", ErrVersion, v)

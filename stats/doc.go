@@ -157,4 +157,7 @@
 //     previous one, and its weight as a uvarint. Means are exact float64:
 //     go-tdigest's own AsBytes stores them as float32 deltas, which moves a
 //     centroid near 1e12 by up to about 1e5.
+//   - NonFiniteState, the single byte 0xFE, for either kind: a state whose
+//     inputs included NaN, ±Inf or (DDSketch) a value beyond its range. It
+//     decodes to ErrNotFinite, so it poisons every merge it enters.
 package stats

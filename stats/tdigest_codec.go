@@ -39,6 +39,9 @@ func (t *TDigest) MarshalBinary() ([]byte, error) {
 // beyond that), finite non-decreasing means, weights ≥ 1, a total weight ≤
 // MaxCount and that no byte is left over. On error t is unchanged.
 func (t *TDigest) UnmarshalBinary(b []byte) error {
+	if err := checkNonFinite("t-digest", b); err != nil {
+		return err
+	}
 	r := &reader{b: b}
 	if v := r.byte(); r.err == nil && v != tdigestVersion {
 		return fmt.Errorf("decode t-digest: %w: %d", ErrVersion, v)

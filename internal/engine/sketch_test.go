@@ -224,6 +224,45 @@ func TestSketchFunctionErrors(t *testing.T) {
 	}
 }
 
+// TestNonFiniteValuesInStates: NaN and ±Inf do not stop the refresh. Their buckets, and every coarser bucket
+// over them, store the marker state; the other columns are exact, other
+// buckets are normal, and every percentile over a marked bucket is 22023,
+// as it is over the raw values.
+func TestNonFiniteValuesInStates(t *testing.T) {
+	e := newEnv(t)
+	via, direct := connect(t, e.via), connect(t, e.direct)
+	exec(t, via, latDDL)
+	exec(t, direct, `INSERT INTO lat VALUES
+		('2024-01-01 00:00:01+00', 1, 5), ('2024-01-01 00:00:02+00', 1, 'NaN'),
+		('2024-01-01 00:01:01+00', 2, 'Infinity'), ('2024-01-01 00:02:01+00', 3, '-Infinity'),
+		('2024-01-01 00:03:01+00', 4, 'NaN'), ('2024-01-01 00:03:02+00', 4, 2),
+		('2024-01-01 00:04:01+00', 5, 3), ('2024-01-01 00:04:02+00', 5, 4)`)
+	exec(t, via, `SELECT spiral_refresh('lat')`)
+	for _, tier := range []string{"lat_1m", "lat_1h", "lat_1d"} {
+		got := query(t, direct, `SELECT svc, row_count, (ms_stats).n, ms_sketch = '\xfe', ms_tdigest = '\xfe' FROM `+tier+` ORDER BY svc`)
+		want := "[1 | 2 | 2 | true | true 2 | 1 | 1 | true | true 3 | 1 | 1 | true | true 4 | 2 | 2 | true | true 5 | 2 | 2 | false | false]"
+		if fmt.Sprint(got) != want {
+			t.Errorf("%s: %v, want %s", tier, got, want)
+		}
+	}
+	exec(t, via, `SET spiral.approximate_percentiles = on`)
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
+		for _, q := range []string{
+			`SELECT spiral_sketch_quantile(ms_sketch, 0.5) FROM lat_1d WHERE svc = 4`,
+			`SELECT spiral_tdigest_quantile(spiral_tdigest_merge(ms_tdigest), 0.5) FROM lat_1h`,
+			`SELECT svc, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FROM lat GROUP BY svc`,
+		} {
+			if _, err := via.Exec(context.Background(), q, mode); sqlState(err) != "22023" {
+				t.Errorf("%v %s: %v, want SQLSTATE 22023", mode, q, err)
+			}
+		}
+		got := query(t, via, `SELECT spiral_sketch_quantile(ms_sketch, 0.5) FROM lat_1d WHERE svc = 5`, mode)
+		if fmt.Sprint(got) != "[3.5]" && !strings.HasPrefix(fmt.Sprint(got), "[3.4") {
+			t.Errorf("%v: a clean bucket's median: %v", mode, got)
+		}
+	}
+}
+
 // TestApproximatePercentiles: with spiral.approximate_percentiles on,
 // percentile_cont over a tracked table is answered from t-digest tiers
 // (DDSketch where the column has no t-digest) plus raw values of dirty and

@@ -273,7 +273,8 @@ func floorBucket(t time.Time, seconds int64) int64 {
 	return q * seconds
 }
 
-// TestBucketBoundaries: a row's mark is exactly its finest bucket, for
+// TestBucketBoundaries: a row's mark is exactly its finest bucket, and so
+// is the bucket the refresh computes (Frame.SQLBucket), for
 // rows on a boundary and a microsecond before one, before 1970 and before
 // 2000 (where the trigger's bucket arithmetic changes origin), at the ends
 // of the timestamptz range, and for widths that do not divide a day.
@@ -314,10 +315,30 @@ func TestBucketBoundaries(t *testing.T) {
 			if err := r.Err(); err != nil {
 				t.Fatal(err)
 			}
+			buckets := map[int]int64{}
+			// Rows of the first day of the timestamptz range are left out: a
+			// bucket that starts before 4714-11-24 BC has no tier row (the
+			// refresh fails on it).
+			r, _ = conn.Query(context.Background(), `SELECT sym, extract(epoch from `+f.SQLBucket("t", "")+`)::bigint FROM ticks
+				WHERE t >= '4714-11-25 00:00:00+00 BC'`)
+			for r.Next() {
+				var sym int
+				var b int64
+				if err := r.Scan(&sym, &b); err != nil {
+					t.Fatal(err)
+				}
+				buckets[sym] = b
+			}
+			if err := r.Err(); err != nil {
+				t.Fatal(err)
+			}
 			for i, ts := range instants {
 				lo := floorBucket(ts, f.Seconds)
 				if want := fmt.Sprintf("[%d, %d)", lo, lo+f.Seconds); got[i] != want {
 					t.Errorf("%s: mark %s, want %s", pgLiteral(ts), got[i], want)
+				}
+				if b, ok := buckets[i]; b != lo && (ok || ts.Year() > -4713) {
+					t.Errorf("%s: the refresh's bucket (SQLBucket) starts at %d, want %d", pgLiteral(ts), buckets[i], lo)
 				}
 			}
 		})

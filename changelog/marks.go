@@ -101,7 +101,18 @@ ORDER BY b.view_schema, b.view_name`
 
 // LoadAll reads every tracked table.
 func LoadAll(ctx context.Context, q querier) ([]rollup.Tracked, error) {
-	rows, err := q.Query(ctx, catalogQuery)
+	return load(ctx, q, catalogQuery)
+}
+
+// LoadDirty reads the tracked tables that have marks: one index probe per
+// table, so an idle worker can look often.
+func LoadDirty(ctx context.Context, q querier) ([]rollup.Tracked, error) {
+	return load(ctx, q, strings.Replace(catalogQuery, "WHERE b.parent_view = 'BASE'",
+		"WHERE b.parent_view = 'BASE' AND EXISTS (SELECT FROM spiral.marks m WHERE m.base_oid = b.base_oid)", 1))
+}
+
+func load(ctx context.Context, q querier, sql string) ([]rollup.Tracked, error) {
+	rows, err := q.Query(ctx, sql)
 	if err != nil {
 		return nil, fmt.Errorf("load catalog: %w", err)
 	}

@@ -66,6 +66,12 @@ func (t *Table) SQLPath() bool {
 // inserts: the caller deletes the buckets it recomputes first. It panics
 // unless SQLPath() holds.
 func (t *Table) RawToTierSQL(f Frame, where string) string {
+	return t.rawToTier(f, t.baseRelation(), where)
+}
+
+// rawToTier is RawToTierSQL reading from rel, a relation with the base
+// table's columns.
+func (t *Table) rawToTier(f Frame, rel, where string) string {
 	t.mustSQLPath()
 	ts := QuoteIdent(t.TimeColumn)
 	items := []string{f.SQLBucket(ts, t.zone()) + " AS _b"}
@@ -82,7 +88,7 @@ func (t *Table) RawToTierSQL(f Frame, where string) string {
 	if where != "" {
 		cond = "(" + where + ") AND " + cond
 	}
-	src := t.srcCTE(items, t.baseRelation(), cond)
+	src := t.srcCTE(items, rel, cond)
 	return t.assemble(f, src, func(j int, c TierColumn) colSQL { return rawColumn(j, c, inputs[c.Source]) })
 }
 
@@ -95,6 +101,12 @@ func (t *Table) RawToTierSQL(f Frame, where string) string {
 // buckets of from (Frame.Covers); the caller picks from and to from
 // t.Frames. It panics unless SQLPath() holds.
 func (t *Table) TierToTierSQL(from, to Frame, where string) string {
+	return t.tierToTier(from, to, t.tierRelation(from), where)
+}
+
+// tierToTier is TierToTierSQL reading from rel, a relation with the tier
+// of from's columns.
+func (t *Table) tierToTier(from, to Frame, rel, where string) string {
 	t.mustSQLPath()
 	ts := QuoteIdent(t.TimeColumn)
 	items := []string{to.SQLBucket(ts, t.zone()) + " AS _b"}
@@ -105,7 +117,7 @@ func (t *Table) TierToTierSQL(from, to Frame, where string) string {
 	for j := t.keyCount(); j < len(cols); j++ {
 		items = append(items, fmt.Sprintf("%s AS _v%d", QuoteIdent(cols[j].Name), j))
 	}
-	src := t.srcCTE(items, t.tierRelation(from), where)
+	src := t.srcCTE(items, rel, where)
 	return t.assemble(to, src, func(j int, c TierColumn) colSQL { return tierColumn(j, c) })
 }
 

@@ -270,11 +270,18 @@ func orUTC(loc *time.Location) *time.Location {
 
 // SQLBucket returns a SQL expression of type timestamptz for the start of
 // the bucket holding col, an already quoted column expression. It computes
-// what BucketStart computes: fixed frames floor the exact (numeric) epoch,
-// calendar frames use date_trunc with the time zone tz ("" means UTC).
+// what BucketStart computes. Fixed frames floor the epoch: from 2000 on
+// (where nearly all rows are) with date_bin, integer arithmetic on
+// microseconds, against an origin that is a multiple of the frame from the
+// Unix epoch and at or before the row, so date_bin never crosses it (as the
+// changelog's mark functions do); before that, and for ±infinity, by
+// flooring the exact numeric epoch, about six times slower. Calendar frames
+// use date_trunc with the time zone tz ("" means UTC).
 func (f Frame) SQLBucket(col, tz string) string {
 	if !f.Calendar() {
-		return fmt.Sprintf("to_timestamp(floor(extract(epoch from %s) / %d) * %d)", col, f.Seconds, f.Seconds)
+		origin := (946684800 + f.Seconds - 1) / f.Seconds * f.Seconds
+		return fmt.Sprintf("CASE WHEN %[1]s >= to_timestamp(%[2]d) AND %[1]s < 'infinity' THEN date_bin('%[3]d seconds', %[1]s, to_timestamp(%[2]d))"+
+			" ELSE to_timestamp(floor(extract(epoch from %[1]s) / %[3]d) * %[3]d) END", col, origin, f.Seconds)
 	}
 	if tz == "" {
 		tz = "UTC"

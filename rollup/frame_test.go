@@ -231,9 +231,12 @@ func TestSQLBucket(t *testing.T) {
 	tests := []struct {
 		frame, zone, want string
 	}{
-		{"1m", "Europe/Berlin", `to_timestamp(floor(extract(epoch from "t") / 60) * 60)`},
-		{"1w", "", `to_timestamp(floor(extract(epoch from "t") / 604800) * 604800)`},
-		{"30s", "", `to_timestamp(floor(extract(epoch from "t") / 30) * 30)`},
+		{"1m", "Europe/Berlin", `CASE WHEN "t" >= to_timestamp(946684800) AND "t" < 'infinity' THEN date_bin('60 seconds', "t", to_timestamp(946684800))` +
+			` ELSE to_timestamp(floor(extract(epoch from "t") / 60) * 60) END`},
+		{"1w", "", `CASE WHEN "t" >= to_timestamp(947116800) AND "t" < 'infinity' THEN date_bin('604800 seconds', "t", to_timestamp(947116800))` +
+			` ELSE to_timestamp(floor(extract(epoch from "t") / 604800) * 604800) END`},
+		{"7s", "", `CASE WHEN "t" >= to_timestamp(946684802) AND "t" < 'infinity' THEN date_bin('7 seconds', "t", to_timestamp(946684802))` +
+			` ELSE to_timestamp(floor(extract(epoch from "t") / 7) * 7) END`},
 		{"1mon", "Europe/Berlin", `date_trunc('month', "t", 'Europe/Berlin')`},
 		{"1qtr", "", `date_trunc('quarter', "t", 'UTC')`},
 		{"1year", "America/New_York", `date_trunc('year', "t", 'America/New_York')`},

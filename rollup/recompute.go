@@ -12,12 +12,15 @@ import (
 // recompute rebuilds every tier for the items, finest tier first: the
 // finest from the base table, each coarser one from the tier below it. Each
 // level works on whole buckets of its frame, so a coarse bucket is always
-// rebuilt from all of its children, never from a partial window.
+// rebuilt from all of its children, never from a partial window. A level
+// is a few statements however many items there are: one set of tenant
+// ranges and one of all-tenant ranges (rangeSet), each deleted and rebuilt
+// whole.
 func recompute(ctx context.Context, tx pgx.Tx, t *Table, items []item, loc *time.Location) error {
 	sqlT := t.sqlPart()
 	for level, f := range t.Frames {
-		for _, it := range expandItems(items, f, loc) {
-			if err := rebuild(ctx, tx, t, sqlT, level, it); err != nil {
+		for _, rs := range splitRanges(t, expandItems(items, f, loc)) {
+			if err := rebuild(ctx, tx, t, sqlT, level, rs); err != nil {
 				return fmt.Errorf("recompute %s: %w", t.TierName(f), err)
 			}
 		}
@@ -25,18 +28,19 @@ func recompute(ctx context.Context, tx pgx.Tx, t *Table, items []item, loc *time
 	return nil
 }
 
-// rebuild deletes one range of a tier and aggregates it anew.
-func rebuild(ctx context.Context, tx pgx.Tx, t, sqlT *Table, level int, it item) error {
+// rebuild deletes a set of ranges of one tier and aggregates them anew.
+func rebuild(ctx context.Context, tx pgx.Tx, t, sqlT *Table, level int, rs rangeSet) error {
 	f := t.Frames[level]
-	pred, args := rangePredicate(t, it)
-	if _, err := tx.Exec(ctx, "DELETE FROM "+t.tierRelation(f)+" WHERE "+pred, args...); err != nil {
+	args := rs.args()
+	if _, err := tx.Exec(ctx, rs.delete(t.tierRelation(f)), args...); err != nil {
 		return err
 	}
 	var ins string
 	if level == 0 {
-		ins = sqlT.RawToTierSQL(f, pred)
+		ins = sqlT.rawToTier(f, rs.source(t.baseRelation()), "")
 	} else {
-		ins = sqlT.TierToTierSQL(t.Frames[level-1], f, pred)
+		from := t.Frames[level-1]
+		ins = sqlT.tierToTier(from, f, rs.source(t.tierRelation(from)), "")
 	}
 	if _, err := tx.Exec(ctx, ins, args...); err != nil {
 		return err
@@ -44,24 +48,94 @@ func rebuild(ctx context.Context, tx pgx.Tx, t, sqlT *Table, level int, it item)
 	if t.SQLPath() {
 		return nil
 	}
-	return rebuildStates(ctx, tx, t, level, it, pred, args)
+	return rebuildStates(ctx, tx, t, level, rs)
 }
 
-// rangePredicate selects the rows of one item from the base table or a
-// tier (both name the scope and time columns alike), with its arguments.
-// The tenant is matched by equality on each scope column, so indexes on
-// (scope..., time) serve it; tenants are never NULL (Validate).
-func rangePredicate(t *Table, it item) (string, []any) {
-	ts := QuoteIdent(t.TimeColumn)
-	if it.scope == nil {
-		return fmt.Sprintf("%s >= $1 AND %s < $2", ts, ts), []any{it.lo, it.hi}
+// rangeSet is ranges to recompute at one level: of single tenants
+// (scoped), or of every tenant.
+type rangeSet struct {
+	t      *Table
+	scoped bool
+	scopes []string // jsonb objects of the scope columns, when scoped
+	lo, hi []time.Time
+}
+
+// splitRanges sorts items into the tenant set and the all-tenant set,
+// leaving out an empty one.
+func splitRanges(t *Table, items []item) []rangeSet {
+	sets := []rangeSet{{t: t, scoped: true}, {t: t}}
+	for _, it := range items {
+		s := &sets[1]
+		if it.scope != nil {
+			s = &sets[0]
+			s.scopes = append(s.scopes, string(it.scope))
+		}
+		s.lo, s.hi = append(s.lo, it.lo), append(s.hi, it.hi)
 	}
-	conds := make([]string, 0, len(t.ScopeColumns)+2)
-	for i, c := range t.ScopeColumns {
-		conds = append(conds, fmt.Sprintf("%s = ($1::jsonb ->> %s)::%s", QuoteIdent(c), QuoteLiteral(c), t.scopeType(i)))
+	out := sets[:0]
+	for _, s := range sets {
+		if len(s.lo) > 0 {
+			out = append(out, s)
+		}
 	}
-	conds = append(conds, fmt.Sprintf("%s >= $2 AND %s < $3", ts, ts))
-	return strings.Join(conds, " AND "), []any{string(it.scope), it.lo, it.hi}
+	return out
+}
+
+func (rs rangeSet) args() []any {
+	if rs.scoped {
+		return []any{rs.scopes, rs.lo, rs.hi}
+	}
+	return []any{rs.lo, rs.hi}
+}
+
+// ranges is the set as a relation _w(_k1.., lo, hi): each tenant's scope
+// values in their column types, and its ranges merged (range_agg). Tenants
+// are grouped by the types' equality, not by the marks' jsonb text, which
+// can differ for equal values (numeric 1.0 and 1.00, timestamptz rendered
+// in two sessions' time zones): so no row is in two ranges, and none is
+// aggregated twice.
+func (rs rangeSet) ranges() string {
+	if !rs.scoped {
+		return "(SELECT lower(r) AS lo, upper(r) AS hi FROM (SELECT unnest(range_agg(tstzrange(u.lo, u.hi))) AS r" +
+			" FROM unnest($1::timestamptz[], $2::timestamptz[]) AS u(lo, hi)) AS m) AS _w"
+	}
+	keys := make([]string, len(rs.t.ScopeColumns))
+	typed := make([]string, len(rs.t.ScopeColumns))
+	for i, c := range rs.t.ScopeColumns {
+		keys[i] = fmt.Sprintf("_k%d", i+1)
+		typed[i] = fmt.Sprintf("(u.s::jsonb ->> %s)::%s AS _k%d", QuoteLiteral(c), rs.t.scopeType(i), i+1)
+	}
+	k := strings.Join(keys, ", ")
+	return fmt.Sprintf("(SELECT %s, lower(r) AS lo, upper(r) AS hi FROM (SELECT %s, unnest(range_agg(tstzrange(u.lo, u.hi))) AS r"+
+		" FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS u(s, lo, hi) GROUP BY %s) AS m) AS _w",
+		k, strings.Join(typed, ", "), k)
+}
+
+// on matches the rows of rel (the base table or a tier: both name the
+// scope and time columns alike) to their range. The tenant is matched by
+// equality on each scope column, so indexes on (scope..., time) serve it;
+// tenants are never NULL (Validate).
+func (rs rangeSet) on(rel string) string {
+	ts := rel + "." + QuoteIdent(rs.t.TimeColumn)
+	conds := make([]string, 0, len(rs.t.ScopeColumns)+2)
+	if rs.scoped {
+		for i, c := range rs.t.ScopeColumns {
+			conds = append(conds, fmt.Sprintf("%s.%s = _w._k%d", rel, QuoteIdent(c), i+1))
+		}
+	}
+	return strings.Join(append(conds, ts+" >= _w.lo", ts+" < _w.hi"), " AND ")
+}
+
+// source is relation rel limited to the set's ranges, as a subquery with
+// rel's columns only, so column names in the statement around it resolve
+// as they would against rel.
+func (rs rangeSet) source(rel string) string {
+	return fmt.Sprintf("(SELECT _r.* FROM %s JOIN %s AS _r ON %s) AS _r", rs.ranges(), rel, rs.on("_r"))
+}
+
+// delete removes the set's rows from tier relation rel.
+func (rs rangeSet) delete(rel string) string {
+	return fmt.Sprintf("DELETE FROM %s AS _r USING %s WHERE %s", rel, rs.ranges(), rs.on("_r"))
 }
 
 // expandItems widens each item to whole buckets of f and merges overlaps.

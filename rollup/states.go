@@ -87,11 +87,11 @@ type stateRows struct {
 	states [][][]byte // per state column
 }
 
-// rebuildStates computes the sketch and tdigest columns of one item at one
-// level and writes them into the rows the SQL path inserted.
-func rebuildStates(ctx context.Context, tx pgx.Tx, t *Table, level int, it item, pred string, args []any) error {
+// rebuildStates computes the sketch and tdigest columns of a set of ranges
+// at one level and writes them into the rows the SQL path inserted.
+func rebuildStates(ctx context.Context, tx pgx.Tx, t *Table, level int, rs rangeSet) error {
 	cols := t.stateColumns()
-	rows, err := tx.Query(ctx, statesSource(t, level, cols, pred), args...)
+	rows, err := tx.Query(ctx, statesSource(t, level, cols, rs), rs.args()...)
 	if err != nil {
 		return err
 	}
@@ -106,10 +106,10 @@ func rebuildStates(ctx context.Context, tx pgx.Tx, t *Table, level int, it item,
 	return err
 }
 
-// statesSource selects, in bucket order, the scope keys as text, the bucket
-// start and the inputs: raw values as float8 at the finest level, the
-// child tier's encoded states above it.
-func statesSource(t *Table, level int, cols []stateColumn, pred string) string {
+// statesSource selects the set's rows in bucket order: the scope keys as
+// text, the bucket start and the inputs, raw values as float8 at the finest
+// level, the child tier's encoded states above it.
+func statesSource(t *Table, level int, cols []stateColumn, rs rangeSet) string {
 	f, rel := t.Frames[level], t.baseRelation()
 	if level > 0 {
 		rel = t.tierRelation(t.Frames[level-1])
@@ -117,7 +117,7 @@ func statesSource(t *Table, level int, cols []stateColumn, pred string) string {
 	ts := QuoteIdent(t.TimeColumn)
 	sel := make([]string, 0, len(t.ScopeColumns)+1+len(cols))
 	for _, s := range t.ScopeColumns {
-		sel = append(sel, QuoteIdent(s)+"::text")
+		sel = append(sel, QuoteIdent(s)+`::text COLLATE "C"`) // grouped by equal text: memcmp order is enough
 	}
 	sel = append(sel, fmt.Sprintf("extract(epoch from %s)::bigint", f.SQLBucket(ts, t.zone())))
 	for _, c := range cols {
@@ -131,8 +131,8 @@ func statesSource(t *Table, level int, cols []stateColumn, pred string) string {
 	for i := range order {
 		order[i] = fmt.Sprint(i + 1)
 	}
-	return fmt.Sprintf("SELECT %s FROM %s WHERE (%s) AND %s IS NOT NULL ORDER BY %s",
-		strings.Join(sel, ", "), rel, pred, ts, strings.Join(order, ", "))
+	return fmt.Sprintf("SELECT %s FROM %s WHERE %s IS NOT NULL ORDER BY %s",
+		strings.Join(sel, ", "), rs.source(rel), ts, strings.Join(order, ", "))
 }
 
 // foldStates reads rows ordered by bucket and folds each bucket's inputs.

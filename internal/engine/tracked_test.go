@@ -173,6 +173,29 @@ func TestRefreshThroughProxy(t *testing.T) {
 	}
 }
 
+// TestEqualTenantsWithOtherText: marks of one tenant whose jsonb text
+// differs (numeric 1.0 and 1.00, written by two statements) are one tenant
+// to the refresh: its rows are aggregated once, not once per mark.
+func TestEqualTenantsWithOtherText(t *testing.T) {
+	e := newEnv(t)
+	c := connect(t, e.via)
+	exec(t, c, `CREATE TABLE acct (t timestamptz NOT NULL, a numeric NOT NULL,
+		x int -- Spiral: sum
+		) WITH (spiral.frames = '1m,1h', spiral.tenant = 'a')`)
+	exec(t, c, `INSERT INTO acct VALUES ('2024-01-01 00:00:10+00', 1.0, 1), ('2024-01-01 00:00:20+00', 2, 5)`)
+	exec(t, c, `INSERT INTO acct VALUES ('2024-01-01 00:00:30+00', 1.00, 2)`)
+	if got := query(t, c, `SELECT scope_values::text FROM spiral.changelog ORDER BY 1`); len(got) != 3 {
+		t.Fatalf("want marks for 1.0, 1.00 and 2: %v", got)
+	}
+	exec(t, c, `SELECT spiral_refresh('acct')`)
+	for _, tier := range []string{"acct_1m", "acct_1h"} {
+		got := query(t, c, `SELECT a::text, row_count, x FROM `+tier+` ORDER BY a`)
+		if fmt.Sprint(got) != "[1.0 | 2 | 3 2 | 1 | 5]" {
+			t.Errorf("%s: %v", tier, got)
+		}
+	}
+}
+
 func TestRefreshScope(t *testing.T) {
 	e := newEnv(t)
 	c := connect(t, e.via)

@@ -21,7 +21,7 @@ type WorkerConfig struct {
 
 // DefaultWorkerConfig is what `spiral serve` starts with.
 func DefaultWorkerConfig() WorkerConfig {
-	return WorkerConfig{Tick: time.Second, BatchSize: 256, Workers: 2}
+	return WorkerConfig{Tick: time.Second, BatchSize: 8192, Workers: 2}
 }
 
 // Worker returns the background refresh worker over every tracked table.
@@ -40,7 +40,7 @@ func (e *Engine) Worker(cfg WorkerConfig, reg prometheus.Registerer) *rollup.Wor
 	}
 	return &rollup.Worker{
 		Refresher: e.refresher,
-		Tables:    func(ctx context.Context) ([]rollup.Tracked, error) { return changelog.LoadAll(ctx, e.pool) },
+		Tables:    func(ctx context.Context) ([]rollup.Tracked, error) { return changelog.LoadDirty(ctx, e.pool) },
 		Tick:      cfg.Tick,
 		Workers:   cfg.Workers,
 		Log:       e.log.With("component", "worker"),

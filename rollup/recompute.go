@@ -16,11 +16,11 @@ import (
 // is a few statements however many items there are: one set of tenant
 // ranges and one of all-tenant ranges (rangeSet), each deleted and rebuilt
 // whole.
-func recompute(ctx context.Context, tx pgx.Tx, t *Table, items []item, loc *time.Location) error {
+func recompute(ctx context.Context, tx pgx.Tx, t *Table, items []item, loc *time.Location, side *aside) error {
 	sqlT := t.sqlPart()
 	for level, f := range t.Frames {
 		for _, rs := range splitRanges(t, expandItems(items, f, loc)) {
-			if err := rebuild(ctx, tx, t, sqlT, level, rs); err != nil {
+			if err := rebuild(ctx, tx, t, sqlT, level, rs, side); err != nil {
 				return fmt.Errorf("recompute %s: %w", t.TierName(f), err)
 			}
 		}
@@ -29,8 +29,20 @@ func recompute(ctx context.Context, tx pgx.Tx, t *Table, items []item, loc *time
 }
 
 // rebuild deletes a set of ranges of one tier and aggregates them anew.
-func rebuild(ctx context.Context, tx pgx.Tx, t, sqlT *Table, level int, rs rangeSet) error {
+// With an aside, the raw level's states are folded on it meanwhile.
+func rebuild(ctx context.Context, tx pgx.Tx, t, sqlT *Table, level int, rs rangeSet, side *aside) (err error) {
 	f := t.Frames[level]
+	var early <-chan folded
+	if level == 0 && side != nil {
+		actx, cancel := context.WithCancel(ctx)
+		early = side.fold(actx, t, rs)
+		defer func() {
+			cancel()
+			if early != nil {
+				<-early // not received: the goroutine is owned, wait for it
+			}
+		}()
+	}
 	args := rs.args()
 	if _, err := tx.Exec(ctx, rs.delete(t.tierRelation(f)), args...); err != nil {
 		return err
@@ -48,7 +60,9 @@ func rebuild(ctx context.Context, tx pgx.Tx, t, sqlT *Table, level int, rs range
 	if t.SQLPath() {
 		return nil
 	}
-	return rebuildStates(ctx, tx, t, level, rs)
+	ch := early
+	early = nil // received below
+	return rebuildStates(ctx, tx, t, level, rs, ch)
 }
 
 // rangeSet is ranges to recompute at one level: of single tenants

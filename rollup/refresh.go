@@ -159,8 +159,12 @@ func (r *Refresher) batchTx(ctx context.Context, conn *pgx.Conn, t Tracked, cond
 	if err != nil {
 		return 0, false, err
 	}
+	side, err := newAside(ctx, r.Pool, tx, t.Table)
+	if err != nil {
+		return 0, false, err
+	}
 	p := planBatch(t.Table, marks, loc, r.MaxSpan)
-	if err := recompute(ctx, tx, t.Table, p.items, loc); err != nil {
+	if err := recompute(ctx, tx, t.Table, p.items, loc, side); err != nil {
 		return 0, false, err
 	}
 	if err := r.settle(ctx, tx, p); err != nil {

@@ -88,22 +88,40 @@ type stateRows struct {
 }
 
 // rebuildStates computes the sketch and tdigest columns of a set of ranges
-// at one level and writes them into the rows the SQL path inserted.
-func rebuildStates(ctx context.Context, tx pgx.Tx, t *Table, level int, rs rangeSet) error {
-	cols := t.stateColumns()
-	rows, err := tx.Query(ctx, statesSource(t, level, cols, rs), rs.args()...)
-	if err != nil {
+// at one level and writes them into the rows the SQL path inserted. early,
+// when not nil, is an aside fold of the same states already under way.
+func rebuildStates(ctx context.Context, tx pgx.Tx, t *Table, level int, rs rangeSet, early <-chan folded) error {
+	var out *stateRows
+	var err error
+	if early != nil {
+		f := <-early
+		out, err = f.out, f.err
+		if f.skipped {
+			early = nil
+		}
+	}
+	if early == nil {
+		out, err = readStates(ctx, tx, t, level, rs)
+	}
+	if err != nil || len(out.bucket) == 0 {
 		return err
+	}
+	_, err = tx.Exec(ctx, statesUpdate(t, t.Frames[level], t.stateColumns()), out.args()...)
+	return err
+}
+
+// readStates reads the set's inputs at one level and folds them.
+func readStates(ctx context.Context, q pgx.Tx, t *Table, level int, rs rangeSet) (*stateRows, error) {
+	cols := t.stateColumns()
+	rows, err := q.Query(ctx, statesSource(t, level, cols, rs), rs.args()...)
+	if err != nil {
+		return nil, err
 	}
 	out, err := foldStates(rows, len(t.ScopeColumns), cols, level == 0)
 	if err != nil {
-		return fmt.Errorf("states: %w", err)
+		return nil, fmt.Errorf("states: %w", err)
 	}
-	if len(out.bucket) == 0 {
-		return nil
-	}
-	_, err = tx.Exec(ctx, statesUpdate(t, t.Frames[level], cols), out.args()...)
-	return err
+	return out, nil
 }
 
 // statesSource selects the set's rows in bucket order: the scope keys as

@@ -51,16 +51,35 @@ type folded struct {
 	skipped bool
 }
 
-// fold reads and folds the raw level's states of rs in a goroutine. The
-// caller must receive from the channel exactly once (it is buffered, so
-// the goroutine never blocks on it).
-func (a *aside) fold(ctx context.Context, t *Table, rs rangeSet) <-chan folded {
-	done := make(chan folded, 1)
+// asideFold is a fold under way on an aside.
+type asideFold struct {
+	done   chan folded
+	cancel context.CancelFunc
+}
+
+// fold starts reading and folding the raw level's states of rs in a
+// goroutine. The caller must end it with result or abandon.
+func (a *aside) fold(ctx context.Context, t *Table, rs rangeSet) *asideFold {
+	ctx, cancel := context.WithCancel(ctx)
+	f := &asideFold{done: make(chan folded, 1), cancel: cancel}
 	go func() {
 		out, skipped, err := a.read(ctx, t, rs)
-		done <- folded{out: out, err: err, skipped: skipped}
+		f.done <- folded{out: out, err: err, skipped: skipped}
 	}()
-	return done
+	return f
+}
+
+// result waits for the fold.
+func (f *asideFold) result() folded {
+	r := <-f.done
+	f.cancel()
+	return r
+}
+
+// abandon stops the fold and waits for its goroutine.
+func (f *asideFold) abandon() {
+	f.cancel()
+	<-f.done
 }
 
 func (a *aside) read(ctx context.Context, t *Table, rs rangeSet) (*stateRows, bool, error) {

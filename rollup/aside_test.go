@@ -44,7 +44,7 @@ func TestAsideReadsTheBatchSnapshot(t *testing.T) {
 	pgtest.Exec(t, dsn, `INSERT INTO ticks SELECT t + interval '1 ms', sym, price * 7 FROM ticks`) // committed after the snapshot
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	rs := splitRanges(tb, []item{{scope: []byte(`{"sym": 1}`), lo: t0, hi: t0.Add(5 * time.Minute)}, {scope: []byte(`{"sym": 2}`), lo: t0, hi: t0.Add(10 * time.Minute)}})[0]
-	f := <-side.fold(ctx, tb, rs)
+	f := side.fold(ctx, tb, rs).result()
 	if f.err != nil || f.skipped {
 		t.Fatalf("aside fold: skipped %v, %v", f.skipped, f.err)
 	}

@@ -30,19 +30,27 @@ func recompute(ctx context.Context, tx pgx.Tx, t *Table, items []item, loc *time
 
 // rebuild deletes a set of ranges of one tier and aggregates them anew.
 // With an aside, the raw level's states are folded on it meanwhile.
-func rebuild(ctx context.Context, tx pgx.Tx, t, sqlT *Table, level int, rs rangeSet, side *aside) (err error) {
-	f := t.Frames[level]
-	var early <-chan folded
+func rebuild(ctx context.Context, tx pgx.Tx, t, sqlT *Table, level int, rs rangeSet, side *aside) error {
+	var early *asideFold
 	if level == 0 && side != nil {
-		actx, cancel := context.WithCancel(ctx)
-		early = side.fold(actx, t, rs)
-		defer func() {
-			cancel()
-			if early != nil {
-				<-early // not received: the goroutine is owned, wait for it
-			}
-		}()
+		early = side.fold(ctx, t, rs)
 	}
+	if err := rebuildRows(ctx, tx, t, sqlT, level, rs); err != nil {
+		if early != nil {
+			early.abandon()
+		}
+		return err
+	}
+	if t.SQLPath() {
+		return nil
+	}
+	return rebuildStates(ctx, tx, t, level, rs, early)
+}
+
+// rebuildRows deletes the set's rows of one tier and inserts them anew
+// with every column the SQL path computes.
+func rebuildRows(ctx context.Context, tx pgx.Tx, t, sqlT *Table, level int, rs rangeSet) error {
+	f := t.Frames[level]
 	args := rs.args()
 	if _, err := tx.Exec(ctx, rs.delete(t.tierRelation(f)), args...); err != nil {
 		return err
@@ -54,15 +62,8 @@ func rebuild(ctx context.Context, tx pgx.Tx, t, sqlT *Table, level int, rs range
 		from := t.Frames[level-1]
 		ins = sqlT.tierToTier(from, f, rs.source(t.tierRelation(from)), "")
 	}
-	if _, err := tx.Exec(ctx, ins, args...); err != nil {
-		return err
-	}
-	if t.SQLPath() {
-		return nil
-	}
-	ch := early
-	early = nil // received below
-	return rebuildStates(ctx, tx, t, level, rs, ch)
+	_, err := tx.Exec(ctx, ins, args...)
+	return err
 }
 
 // rangeSet is ranges to recompute at one level: of single tenants

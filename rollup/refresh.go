@@ -189,7 +189,7 @@ func (r *Refresher) settle(ctx context.Context, tx pgx.Tx, p batchPlan) error {
 
 func (r *Refresher) batchSize() int {
 	if r.BatchSize <= 0 {
-		return 256
+		return 8192
 	}
 	return r.BatchSize
 }

@@ -90,17 +90,13 @@ type stateRows struct {
 // rebuildStates computes the sketch and tdigest columns of a set of ranges
 // at one level and writes them into the rows the SQL path inserted. early,
 // when not nil, is an aside fold of the same states already under way.
-func rebuildStates(ctx context.Context, tx pgx.Tx, t *Table, level int, rs rangeSet, early <-chan folded) error {
-	var out *stateRows
-	var err error
+func rebuildStates(ctx context.Context, tx pgx.Tx, t *Table, level int, rs rangeSet, early *asideFold) error {
+	f := folded{skipped: true}
 	if early != nil {
-		f := <-early
-		out, err = f.out, f.err
-		if f.skipped {
-			early = nil
-		}
+		f = early.result()
 	}
-	if early == nil {
+	out, err := f.out, f.err
+	if f.skipped {
 		out, err = readStates(ctx, tx, t, level, rs)
 	}
 	if err != nil || len(out.bucket) == 0 {

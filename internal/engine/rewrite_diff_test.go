@@ -331,7 +331,11 @@ func (s *diffSession) report(mode pgx.QueryExecMode, q *diffQuery, got, want dif
 	sql, args := small.sql()
 	var b strings.Builder
 	fmt.Fprintf(&b, "invariant 1/2 violated: the proxy's answer differs from the raw table's\n")
-	fmt.Fprintf(&b, "seed %d; rerun: SPIRAL_DIFF_SEED=%d go test -count=1 -run 'TestRewriteDiff$/^%d$' ./internal/engine/\n", s.seed, s.seed, s.seed)
+	soak := "" // a soak draws bigger tables from the same seed
+	if os.Getenv("SPIRAL_SOAK") != "" {
+		soak = "SPIRAL_SOAK=1s "
+	}
+	fmt.Fprintf(&b, "seed %d; rerun: %sSPIRAL_DIFF_SEED=%d go test -count=1 -run 'TestRewriteDiff$/^%d$' ./internal/engine/\n", s.seed, soak, s.seed, s.seed)
 	fmt.Fprintf(&b, "protocol: %s; session TimeZone: %s", diffModeName(mode), s.zone)
 	if p, ok := s.prepared[orig]; ok && mode != pgx.QueryExecModeSimpleProtocol && (p.zone != s.zone || p.steps != len(s.history)) {
 		fmt.Fprintf(&b, "\nthe statement was prepared (Parse) through the proxy under TimeZone %s after step %d of the %d below, and executed again now", p.zone, p.steps, len(s.history))

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"spiral/changelog"
+	"spiral/internal/engine"
 	"spiral/rollup"
 )
 
@@ -368,7 +369,7 @@ func backfillHeader(ctx context.Context, s *stack, opts BackfillOptions) []strin
 			tickFrames, opts.Tenants, opts.Days, backfillEpoch.Format("2006-01-02 UTC")),
 		fmt.Sprintf("%s = %s; %s = %s", backfillCases[0].name, backfillCases[0].kinds, backfillCases[1].name, backfillCases[1].kinds),
 		"postgres: one transaction of INSERT INTO <copy of tier> SELECT ... GROUP BY over all rows: 1m from raw, 1h from 1m, 1d from 1h; rollup's SQL-path statements (RawToTierSQL, TierToTierSQL, no WHERE) into plain tables with the tiers' columns and primary keys; for (b) only what SQL computes (row_count, vol, price_stats), not sketch or tdigest: that ratio is for information",
-		"spiral: engine.RefreshTable(ctx, \"\", \"ticks\", \"\") (256 marks per transaction, 24h max span per mark); load marks = the marks the load's triggers wrote; backfill mark = tiers truncated, then spiral.schedule_backfill (one mark for all tenants, as ALTER ... SET spiral.frames makes); match = same tier rows as postgres (all columns but stats)",
+		fmt.Sprintf("spiral: engine.RefreshTable(ctx, \"\", \"ticks\", \"\") (%d marks per transaction, 24h max span per mark); ", engine.DefaultWorkerConfig().BatchSize) + "load marks = the marks the load's triggers wrote; backfill mark = tiers truncated, then spiral.schedule_backfill (one mark for all tenants, as ALTER ... SET spiral.frames makes); match = same tier rows as postgres (all columns but stats)",
 		s.describe(ctx),
 	}
 }

@@ -157,14 +157,6 @@ func (r *packReader) argument() (argument, error) {
 	return a, r.err
 }
 
-// state is a DDSketch (*stats.Sketch) or a t-digest (*stats.TDigest)
-// being merged.
-type state interface {
-	Add(x float64) error
-	MergeBinary(b []byte) error
-	MarshalBinary() ([]byte, error)
-}
-
 // errNonFinite answers a percentile over values, or states of values, that
 // include NaN or ±Inf (stats.NonFiniteState): no estimate holds them.
 func errNonFinite() error {
@@ -174,8 +166,8 @@ func errNonFinite() error {
 
 // mergeItems folds the packed states and raw values into one state, or
 // returns the exact answer among them.
-func mergeItems(k rollup.Kind, items []byte) (state, *argument, error) {
-	var st state = stats.NewTDigest()
+func mergeItems(k rollup.Kind, items []byte) (stats.State, *argument, error) {
+	var st stats.State = stats.NewTDigest()
 	if k == rollup.KindSketch {
 		st = stats.NewSketch()
 	}
@@ -211,7 +203,7 @@ func mergeItems(k rollup.Kind, items []byte) (state, *argument, error) {
 }
 
 // answer evaluates the column's operation on the merged state.
-func (c FinishColumn) answer(st state, a argument) (Value, error) {
+func (c FinishColumn) answer(st stats.State, a argument) (Value, error) {
 	if c.Op == OpMerge {
 		b, err := st.MarshalBinary()
 		return Value{Bytes: b, kind: valueBytes}, err
@@ -234,7 +226,7 @@ func (c FinishColumn) answer(st state, a argument) (Value, error) {
 	return Value{Floats: out, kind: valueFloats}, nil
 }
 
-func (c FinishColumn) evaluate(st state, q float64) (float64, error) {
+func (c FinishColumn) evaluate(st stats.State, q float64) (float64, error) {
 	var x float64
 	var err error
 	switch s := st.(type) {

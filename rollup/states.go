@@ -33,14 +33,6 @@ func (t *Table) stateColumns() []stateColumn {
 	return out
 }
 
-// state is what an accumulator needs of *stats.Sketch and *stats.TDigest.
-type state interface {
-	Add(x float64) error
-	MergeBinary(b []byte) error
-	Count() int64
-	MarshalBinary() ([]byte, error)
-}
-
 // accumulator builds one state from values or from encoded child states;
 // encode gives nil when nothing was added. A value no sketch can hold (NaN, ±Inf,
 // beyond a DDSketch's range), or a child state that held one, makes the
@@ -48,7 +40,7 @@ type state interface {
 // column stays exact, and a percentile over the bucket fails (22023) the
 // way one over its raw values does, rather than answering without them.
 type accumulator struct {
-	s         state
+	s         stats.State
 	nonFinite bool
 }
 

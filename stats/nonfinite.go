@@ -29,3 +29,17 @@ func checkNonFinite(what string, b []byte) error {
 	}
 	return nil
 }
+
+// State is what *Sketch and *TDigest have in common: the calls that build
+// and encode either kind of state.
+type State interface {
+	Add(x float64) error
+	MergeBinary(b []byte) error
+	Count() int64
+	MarshalBinary() ([]byte, error)
+}
+
+var (
+	_ State = (*Sketch)(nil)
+	_ State = (*TDigest)(nil)
+)

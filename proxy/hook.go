@@ -41,6 +41,11 @@ type Rewrite struct {
 	// (statement caches execute it again without a new Parse). For a
 	// SimpleQuery the hook does such work itself before returning.
 	OnExecute func(ctx context.Context) error
+	// Prepare, for a SimpleQuery whose SQL is one SELECT, lets the proxy run
+	// SQL as a statement it prepares on the upstream session and reuses
+	// whenever the hook returns the same SQL again in the session, so that
+	// PostgreSQL plans it once. The client sees the statement's own answer.
+	Prepare bool
 	// Columns, when set, finishes result columns in the proxy: it rewrites
 	// the RowDescription of every Describe and every result of the
 	// statement, and each DataRow. Only for a statement with one result: a

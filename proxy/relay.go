@@ -117,18 +117,23 @@ func (s *session) hookQuery(f frame, body []byte) error {
 	if err := q.Decode(body); err != nil {
 		return newClientError(codeProtocolViolation, "invalid Query message: %v", err)
 	}
+	s.prep.forgetOnReset(q.String)
 	rw := s.srv.cfg.Hook.Statement(context.Background(), s.state, SimpleQuery, q.String)
 	s.queryRequest() // only now: a Barrier in the hook waits for earlier requests
 	if rw.Tag != "" {
 		s.tags.add(rw.Tag, false)
 	}
-	if rw.Columns != nil {
-		s.fin.add(finishEntry{request: s.tags.sent, describe: -1, query: true, cols: rw.Columns})
+	sql, dropped := rw.SQL, 0
+	if rw.Prepare && rw.Tag == "" && rw.SQL != q.String {
+		sql, dropped = s.prepared(rw.SQL)
 	}
-	if rw.SQL == q.String {
+	if rw.Columns != nil {
+		s.fin.add(finishEntry{request: s.tags.sent, describe: -1, exec: dropped, query: true, cols: rw.Columns})
+	}
+	if sql == q.String {
 		return writeRaw(s.upW, f, body)
 	}
-	return writeMsg(s.upW, &pgproto3.Query{String: rw.SQL})
+	return writeMsg(s.upW, &pgproto3.Query{String: sql})
 }
 
 func (s *session) hookParse(f frame, body []byte) error {
@@ -136,6 +141,7 @@ func (s *session) hookParse(f frame, body []byte) error {
 	if err := p.Decode(body); err != nil {
 		return newClientError(codeProtocolViolation, "invalid Parse message: %v", err)
 	}
+	s.prep.forgetOnReset(p.Query)
 	rw := s.srv.cfg.Hook.Statement(context.Background(), s.state, ExtendedParse, p.Query)
 	s.watch.parse(p.Name, rw)
 	if rw.SQL == p.Query {

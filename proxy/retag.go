@@ -7,7 +7,8 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
-// retagger rewrites the "DO" command tag of chosen statements. Responses
+// retagger rewrites the "DO" command tag of chosen statements, and drops
+// the completions of the statements the proxy adds to a Query. Responses
 // are located by position: requests are numbered in the order the client
 // sends them (each Query, Sync and FunctionCall ends in exactly one
 // ReadyForQuery), and within a request each Execute yields exactly one
@@ -30,7 +31,9 @@ type retagger struct {
 type retagEntry struct {
 	request uint64 // request number, from 1
 	exec    int    // completion index within the request
-	tag     string
+	from    string // the command tag PostgreSQL sends
+	tag     string // what the client sees instead; "" drops the completion
+	seen    func() // when set, runs on the upstream loop once the completion came
 }
 
 // request counts a request the client loop sends upstream.
@@ -47,10 +50,20 @@ func (r *retagger) execute() { r.execs++ }
 // before execute counts it) it is that Execute's completion in the request
 // the next Sync closes.
 func (r *retagger) add(tag string, extended bool) {
-	e := retagEntry{request: r.sent, tag: tag}
+	e := retagEntry{request: r.sent, from: "DO", tag: tag}
 	if extended {
 		e.request, e.exec = r.sent+1, r.execs
 	}
+	r.push(e)
+}
+
+// addDrop drops the completion with index exec of the Query just counted
+// when its tag is from, and then calls seen, if set.
+func (r *retagger) addDrop(exec int, from string, seen func()) {
+	r.push(retagEntry{request: r.sent, exec: exec, from: from, seen: seen})
+}
+
+func (r *retagger) push(e retagEntry) {
 	r.mu.Lock()
 	r.queue = append(r.queue, e)
 	r.mu.Unlock()
@@ -76,8 +89,8 @@ func (r *retagger) requestDone() {
 	r.active.Store(len(r.queue) > 0)
 }
 
-// tagFor returns the replacement for the DO tag of the current completion.
-func (r *retagger) tagFor() (string, bool) {
+// entryFor returns the entry for the current completion, if any.
+func (r *retagger) entryFor() (retagEntry, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	req := r.done.Load() + 1
@@ -86,15 +99,15 @@ func (r *retagger) tagFor() (string, bool) {
 	}
 	defer func() { r.active.Store(len(r.queue) > 0) }()
 	if len(r.queue) == 0 || r.queue[0].request != req || r.queue[0].exec != r.completions {
-		return "", false
+		return retagEntry{}, false
 	}
-	tag := r.queue[0].tag
+	e := r.queue[0]
 	r.queue = r.queue[1:]
-	return tag, true
+	return e, true
 }
 
 // completionMessage relays a completion (CommandComplete, EmptyQueryResponse,
-// PortalSuspended), retagging a CommandComplete when asked.
+// PortalSuspended), retagging or dropping a CommandComplete when asked.
 func (s *session) completionMessage(f frame) error {
 	defer s.tags.completion()
 	if f.typ != 'C' || !s.tags.active.Load() || f.total() > s.upR.Size() {
@@ -104,13 +117,16 @@ func (s *session) completionMessage(f frame) error {
 	if err != nil {
 		return unexpectedEOF(err)
 	}
-	if string(msg[headerLen:]) != "DO\x00" {
-		return relay(s.clW, s.upR, f)
-	}
-	tag, ok := s.tags.tagFor()
-	if !ok {
+	e, ok := s.tags.entryFor()
+	if !ok || string(msg[headerLen:]) != e.from+"\x00" {
 		return relay(s.clW, s.upR, f)
 	}
 	_, _ = s.upR.Discard(f.total())
-	return writeMsg(s.clW, &pgproto3.CommandComplete{CommandTag: []byte(tag)})
+	if e.seen != nil {
+		e.seen()
+	}
+	if e.tag == "" {
+		return nil
+	}
+	return writeMsg(s.clW, &pgproto3.CommandComplete{CommandTag: []byte(e.tag)})
 }

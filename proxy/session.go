@@ -47,9 +47,10 @@ type session struct {
 	key   cancelKey                // what the client knows us by
 	upKey *pgproto3.BackendKeyData // what the upstream knows us by
 
-	tags  retagger // command tags to rewrite
-	watch watches  // prepared statements with work before each execution
-	fin   finisher // result columns the hook finishes
+	tags  retagger           // command tags to rewrite
+	watch watches            // prepared statements with work before each execution
+	fin   finisher           // result columns the hook finishes
+	prep  preparedStatements // rewrites prepared upstream; client loop only
 
 	stop atomic.Pointer[clientError] // set when the server ends the session
 }

@@ -86,9 +86,10 @@ type decisionKey struct {
 
 // decision is what runs for one statement text.
 type decision struct {
-	sql string          // "" = run as written
-	fin *rewrite.Finish // sketch columns the proxy finishes
-	err *pgerr.Error    // raised instead of running the statement
+	sql     string          // "" = run as written
+	fin     *rewrite.Finish // sketch columns the proxy finishes
+	err     *pgerr.Error    // raised instead of running the statement
+	prepare bool            // sql is one SELECT the proxy may keep prepared
 }
 
 // rewrite turns a decision into the proxy's instruction.
@@ -99,9 +100,9 @@ func (d decision) rewrite(sql string) proxy.Rewrite {
 	case d.sql == "":
 		return proxy.Rewrite{SQL: sql}
 	case d.fin != nil && len(d.fin.Columns) > 0:
-		return proxy.Rewrite{SQL: d.sql, Columns: finishColumns{d.fin}}
+		return proxy.Rewrite{SQL: d.sql, Columns: finishColumns{d.fin}, Prepare: d.prepare}
 	}
-	return proxy.Rewrite{SQL: d.sql}
+	return proxy.Rewrite{SQL: d.sql, Prepare: d.prepare}
 }
 
 // decisions caches rewrite decisions; it is dropped whole when full.
@@ -182,6 +183,9 @@ func (e *Engine) decide(k decisionKey, cat *rewrite.Catalog) decision {
 	}
 	out, fin, err = rewrite.QueryFinish(k.sql, cat, rewrite.Settings{TimeZone: k.tz, MaxSegments: k.maxSegments,
 		ShowRewrite: k.show, Percentiles: k.percentiles})
+	// QueryFinish rewrites a SELECT or an EXPLAIN of one, and the deparser
+	// writes EXPLAIN first; PREPARE takes only the SELECT.
+	prepare := err == nil && !strings.HasPrefix(out, "EXPLAIN")
 	switch {
 	case err == nil:
 		e.log.Debug("rewrite", "sql", k.sql, "rewritten", out)
@@ -190,7 +194,7 @@ func (e *Engine) decide(k decisionKey, cat *rewrite.Catalog) decision {
 	default:
 		e.log.Warn("rewrite failed; running the statement as written", "sql", k.sql, "err", err)
 	}
-	return decision{sql: out, fin: fin}
+	return decision{sql: out, fin: fin, prepare: prepare}
 }
 
 // noticeDDL drops the catalog when a statement that may change tracked

@@ -2,6 +2,7 @@ package rollup
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -67,12 +68,16 @@ func rebuildRows(ctx context.Context, tx pgx.Tx, t, sqlT *Table, level int, rs r
 }
 
 // rangeSet is ranges to recompute at one level: of single tenants
-// (scoped), or of every tenant.
+// (scoped), or of every tenant. A uniform set is of tenants of a table
+// with one scope column that share one range: values holds their scope
+// values as text, lo and hi the one range.
 type rangeSet struct {
-	t      *Table
-	scoped bool
-	scopes []string // jsonb objects of the scope columns, when scoped
-	lo, hi []time.Time
+	t       *Table
+	scoped  bool
+	scopes  []string // jsonb objects of the scope columns, when scoped
+	lo, hi  []time.Time
+	uniform bool
+	values  []string
 }
 
 // splitRanges sorts items into the tenant set and the all-tenant set,
@@ -87,16 +92,89 @@ func splitRanges(t *Table, items []item) []rangeSet {
 		}
 		s.lo, s.hi = append(s.lo, it.lo), append(s.hi, it.hi)
 	}
-	out := sets[:0]
-	for _, s := range sets {
-		if len(s.lo) > 0 {
-			out = append(out, s)
-		}
+	var out []rangeSet
+	if len(sets[0].lo) > 0 {
+		out = append(out, uniformSets(sets[0])...)
+	}
+	if len(sets[1].lo) > 0 {
+		out = append(out, sets[1])
 	}
 	return out
 }
 
+// maxUniformSets bounds the statements one tenant set is split into by
+// uniformSets.
+const maxUniformSets = 4
+
+// uniformSets splits a tenant set of a table with one scope column into
+// sets whose tenants share one range, when there are at most
+// maxUniformSets ranges; otherwise it returns the set as it is. A uniform
+// set reads its rows with scope = ANY(tenants) and one time range, which
+// PostgreSQL answers with one bitmap over the (scope, time) index, reading
+// each heap page once. The join of the general set reads a page again for
+// every tenant with rows on it, and under steady ingest every page of the
+// current minute holds rows of every tenant.
+//
+// Equal tenants with other jsonb text (numeric 1.0 and 1.00) may land in
+// two sets with overlapping ranges: each set deletes and recomputes its
+// tenants' buckets whole, so the later one only repeats work.
+func uniformSets(rs rangeSet) []rangeSet {
+	if len(rs.t.ScopeColumns) != 1 || rs.t.scopeType(0) == "" {
+		return []rangeSet{rs}
+	}
+	type span struct{ lo, hi time.Time }
+	var order []span
+	byRange := map[span]*rangeSet{}
+	for i, scope := range rs.scopes {
+		v, ok := scopeText(scope, rs.t.ScopeColumns[0])
+		if !ok {
+			return []rangeSet{rs}
+		}
+		k := span{rs.lo[i], rs.hi[i]}
+		u := byRange[k]
+		if u == nil {
+			if len(order) == maxUniformSets {
+				return []rangeSet{rs}
+			}
+			order = append(order, k)
+			u = &rangeSet{t: rs.t, scoped: true, uniform: true, lo: []time.Time{k.lo}, hi: []time.Time{k.hi}}
+			byRange[k] = u
+		}
+		u.scopes, u.values = append(u.scopes, scope), append(u.values, v)
+	}
+	out := make([]rangeSet, len(order))
+	for i, k := range order {
+		out[i] = *byRange[k]
+	}
+	return out
+}
+
+// scopeText is what jsonb's ->> gives for key col of a mark's scope object.
+func scopeText(scope string, col string) (string, bool) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(scope), &m); err != nil {
+		return "", false
+	}
+	raw, ok := m[col]
+	switch {
+	case !ok || len(raw) == 0 || string(raw) == "null":
+		return "", false
+	case raw[0] == '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", false
+		}
+		return s, true
+	case raw[0] == '{' || raw[0] == '[':
+		return "", false
+	}
+	return string(raw), true
+}
+
 func (rs rangeSet) args() []any {
+	if rs.uniform {
+		return []any{rs.values, rs.lo[0], rs.hi[0]}
+	}
 	if rs.scoped {
 		return []any{rs.scopes, rs.lo, rs.hi}
 	}
@@ -132,6 +210,10 @@ func (rs rangeSet) ranges() string {
 // tenants are never NULL (Validate).
 func (rs rangeSet) on(rel string) string {
 	ts := rel + "." + QuoteIdent(rs.t.TimeColumn)
+	if rs.uniform {
+		return fmt.Sprintf("%s.%s = ANY($1::text[]::%s[]) AND %s >= $2 AND %s < $3",
+			rel, QuoteIdent(rs.t.ScopeColumns[0]), rs.t.scopeType(0), ts, ts)
+	}
 	conds := make([]string, 0, len(rs.t.ScopeColumns)+2)
 	if rs.scoped {
 		for i, c := range rs.t.ScopeColumns {
@@ -145,11 +227,17 @@ func (rs rangeSet) on(rel string) string {
 // rel's columns only, so column names in the statement around it resolve
 // as they would against rel.
 func (rs rangeSet) source(rel string) string {
+	if rs.uniform {
+		return fmt.Sprintf("(SELECT _r.* FROM %s AS _r WHERE %s) AS _r", rel, rs.on("_r"))
+	}
 	return fmt.Sprintf("(SELECT _r.* FROM %s JOIN %s AS _r ON %s) AS _r", rs.ranges(), rel, rs.on("_r"))
 }
 
 // delete removes the set's rows from tier relation rel.
 func (rs rangeSet) delete(rel string) string {
+	if rs.uniform {
+		return fmt.Sprintf("DELETE FROM %s AS _r WHERE %s", rel, rs.on("_r"))
+	}
 	return fmt.Sprintf("DELETE FROM %s AS _r USING %s WHERE %s", rel, rs.ranges(), rs.on("_r"))
 }
 

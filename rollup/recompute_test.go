@@ -1,0 +1,48 @@
+package rollup
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestUniformSets: tenants of a one-column scope are grouped by their range
+// into sets read with scope = ANY(...); more ranges than maxUniformSets, or
+// two scope columns, keep the one joined set.
+func TestUniformSets(t *testing.T) {
+	one := &Table{Name: "ticks", Schema: "public", TimeColumn: "t", ScopeColumns: []string{"sym"}, ScopeTypes: []string{"text"}}
+	two := &Table{Name: "ticks", Schema: "public", TimeColumn: "t", ScopeColumns: []string{"a", "b"}, ScopeTypes: []string{"int4", "int4"}}
+	m := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	mk := func(scope string, lo, hi int) item { // "" is every tenant
+		var b []byte
+		if scope != "" {
+			b = []byte(scope)
+		}
+		return item{scope: b, lo: m.Add(time.Duration(lo) * time.Minute), hi: m.Add(time.Duration(hi) * time.Minute)}
+	}
+	describe := func(sets []rangeSet) string {
+		var out string
+		for _, s := range sets {
+			out += fmt.Sprintf("[uniform=%v %v %d-%d]", s.uniform, s.values, int(s.lo[0].Sub(m).Minutes()), int(s.hi[0].Sub(m).Minutes()))
+		}
+		return out
+	}
+	for i, c := range []struct {
+		tb    *Table
+		items []item
+		want  string
+	}{
+		{one, []item{mk(`{"sym": "A"}`, 0, 1), mk(`{"sym": "B \"q\""}`, 0, 1), mk(`{"sym": "C"}`, 1, 2), mk(``, 5, 6)},
+			`[uniform=true [A B "q"] 0-1][uniform=true [C] 1-2][uniform=false [] 5-6]`},
+		{one, []item{mk(`{"sym": 1.0}`, 0, 1), mk(`{"sym": 1.00}`, 0, 2)},
+			`[uniform=true [1.0] 0-1][uniform=true [1.00] 0-2]`},
+		{one, []item{mk(`{"sym": "A"}`, 0, 1), mk(`{"sym": "B"}`, 1, 2), mk(`{"sym": "C"}`, 2, 3), mk(`{"sym": "D"}`, 3, 4), mk(`{"sym": "E"}`, 4, 5)},
+			`[uniform=false [] 0-1]`},
+		{one, []item{mk(`{"sym": "A"}`, 0, 1), mk(`{"sym": null}`, 0, 1)}, `[uniform=false [] 0-1]`},
+		{two, []item{mk(`{"a": 1, "b": 2}`, 0, 1), mk(`{"a": 2, "b": 1}`, 0, 1)}, `[uniform=false [] 0-1]`},
+	} {
+		if got := describe(splitRanges(c.tb, c.items)); got != c.want {
+			t.Errorf("case %d: got %s, want %s", i, got, c.want)
+		}
+	}
+}

@@ -55,6 +55,14 @@ func (Store) Trim(ctx context.Context, tx pgx.Tx, id int64, start int64) error {
 	return wrap("trim mark", err)
 }
 
+// Vacuum reclaims removed marks, skipping the vacuum when another one (an
+// autovacuum, another daemon's) holds the table. A connection that may not
+// vacuum it gets a warning from PostgreSQL, not an error.
+func (Store) Vacuum(ctx context.Context, conn *pgx.Conn) error {
+	_, err := conn.Exec(ctx, `VACUUM (SKIP_LOCKED) spiral.marks`)
+	return wrap("vacuum marks", err)
+}
+
 // querier is what catalog reads need: a connection, pool or transaction.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"spiral/rollup"
 	"spiral/stats"
 )
 
@@ -277,5 +278,35 @@ func TestDropAndTruncate(t *testing.T) {
 	exec(t, c, `DROP TABLE ticks`)
 	if err := c.QueryRow(context.Background(), `SELECT count(*) FROM pg_class WHERE relname LIKE 'ticks%'`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("after DROP: %d relations, %v", n, err)
+	}
+}
+
+// TestRefreshVacuumsChangelog: once a refresh has removed
+// rollup.DefaultVacuumAfter marks, the changelog is vacuumed, so rewritten
+// queries' bitmap scans of it stop visiting removed marks; a small refresh
+// does not vacuum.
+func TestRefreshVacuumsChangelog(t *testing.T) {
+	e := newEnv(t)
+	c := connect(t, e.via)
+	exec(t, c, `CREATE TABLE m (t timestamptz NOT NULL, dev int NOT NULL,
+		x int -- Spiral: sum
+		) WITH (spiral.frames = '1m', spiral.tenant = 'dev')`)
+	vacuums := func() string {
+		return query(t, c, `SELECT vacuum_count FROM pg_stat_user_tables WHERE relid = 'spiral.marks'::regclass`)[0]
+	}
+	insert := func(tenants int) {
+		exec(t, c, fmt.Sprintf(`INSERT INTO m SELECT '2024-01-01', g, 1 FROM generate_series(1, %d) g`, tenants))
+		exec(t, c, `SELECT spiral_refresh('m')`)
+	}
+	insert(10)
+	if got := vacuums(); got != "0" {
+		t.Fatalf("10 marks removed: %s vacuums, want 0", got)
+	}
+	insert(rollup.DefaultVacuumAfter)
+	if got := vacuums(); got != "1" {
+		t.Fatalf("%d marks removed: %s vacuums, want 1", rollup.DefaultVacuumAfter+10, got)
+	}
+	if got := query(t, c, `SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = 'spiral.marks'::regclass`)[0]; got != "0" {
+		t.Errorf("dead marks after the vacuum: %s", got)
 	}
 }

@@ -3,6 +3,9 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
+	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,15 +18,23 @@ import (
 
 // catalogTTL bounds how long a catalog read serves: changes made on
 // connections that do not pass through this daemon (DROP TABLE, GRANT on a
-// direct connection) are seen within it.
+// direct connection) are seen within it. The engine reads the catalog again
+// every catalogTTL/2 in the background (watchCatalog), so a statement reads
+// it itself only when that fails.
 const catalogTTL = 2 * time.Second
 
 // catalog caches the tracked tables and, per user, which tiers the user may
 // read. Spiral DDL through the proxy invalidates it at once.
 type catalog struct {
-	mu      sync.Mutex
-	loaded  time.Time
-	gen     uint64 // bumped on every reload, part of the decision cache key
+	mu     sync.Mutex
+	loaded time.Time
+	gen    uint64 // bumped when a reload finds a change; part of the decision cache key
+	epoch  uint64 // bumped by invalidate, so a reload begun before it does not count as fresh
+	state  catalogState
+}
+
+// catalogState is one read of the catalog.
+type catalogState struct {
 	tracked []rollup.Tracked
 	columns map[uint32]map[string]string // base OID -> column -> format_type
 	rls     map[uint32]bool              // base OID -> row-level security enabled
@@ -34,70 +45,126 @@ type catalog struct {
 func (c *catalog) invalidate() {
 	c.mu.Lock()
 	c.loaded = time.Time{}
+	c.epoch++
 	c.mu.Unlock()
 }
 
-// forUser returns the catalog as user may use it, and its generation.
+// install makes st the catalog, read while the epoch was epoch. A read
+// equal to the current catalog keeps the generation, so the decisions
+// cached for it stay valid; an invalidation since the read began leaves
+// the catalog stale.
+func (c *catalog) install(st catalogState, epoch uint64) {
+	if !reflect.DeepEqual(st, c.state) {
+		c.state = st
+		c.gen++
+	}
+	if epoch == c.epoch {
+		c.loaded = time.Now()
+	}
+}
+
+// catalogFor returns the catalog as user may use it, and its generation.
 func (e *Engine) catalogFor(ctx context.Context, user string) (*rewrite.Catalog, uint64, error) {
 	c := &e.cat
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if time.Since(c.loaded) > catalogTTL {
-		if err := e.loadCatalog(ctx); err != nil {
+		st, err := e.readCatalog(ctx, slices.Collect(maps.Keys(c.state.users)))
+		if err != nil {
 			return nil, 0, err
 		}
+		c.install(st, c.epoch)
 	}
-	if rc, ok := c.users[user]; ok {
+	if rc, ok := c.state.users[user]; ok {
 		return rc, c.gen, nil
 	}
-	rc, err := e.userCatalog(ctx, user)
+	rc, err := e.userCatalog(ctx, c.state, user)
 	if err != nil {
 		return nil, 0, err
 	}
-	c.users[user] = rc
+	c.state.users[user] = rc
 	return rc, c.gen, nil
 }
 
-// loadCatalog reads the tracked tables and their columns; c.mu is held.
-func (e *Engine) loadCatalog(ctx context.Context) error {
+// watchCatalog reads the catalog every catalogTTL/2 until ctx ends, so
+// statements find it fresh. Failures are left to the statements, which
+// read it themselves once it is older than catalogTTL.
+func (e *Engine) watchCatalog(ctx context.Context) {
+	t := time.NewTicker(catalogTTL / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := e.reloadCatalog(ctx); err != nil && ctx.Err() == nil {
+			e.log.Debug("catalog reload", "err", err)
+		}
+	}
+}
+
+// reloadCatalog reads the catalog, for the users it has, without holding
+// the lock statements wait on, and installs the read. A catalog no
+// statement has asked for yet is left unread.
+func (e *Engine) reloadCatalog(ctx context.Context) error {
 	c := &e.cat
-	tracked, err := changelog.LoadAll(ctx, e.pool)
+	c.mu.Lock()
+	epoch, users := c.epoch, slices.Collect(maps.Keys(c.state.users))
+	c.mu.Unlock()
+	if users == nil {
+		return nil
+	}
+	st, err := e.readCatalog(ctx, users)
 	if err != nil {
 		return err
+	}
+	c.mu.Lock()
+	c.install(st, epoch)
+	c.mu.Unlock()
+	return nil
+}
+
+// readCatalog reads the tracked tables, their columns and the tiers each
+// of users may read.
+func (e *Engine) readCatalog(ctx context.Context, users []string) (catalogState, error) {
+	tracked, err := changelog.LoadAll(ctx, e.pool)
+	if err != nil {
+		return catalogState{}, err
 	}
 	rows, err := e.pool.Query(ctx, `
 		SELECT c.oid::int8, c.relrowsecurity, a.attname, format_type(a.atttypid, a.atttypmod)
 		FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 		WHERE c.oid IN (SELECT base_oid FROM spiral.metadata WHERE parent_view = 'BASE')`)
 	if err != nil {
-		return fmt.Errorf("catalog: %w", err)
+		return catalogState{}, fmt.Errorf("catalog: %w", err)
 	}
-	columns, rls := map[uint32]map[string]string{}, map[uint32]bool{}
+	st := catalogState{tracked: tracked, columns: map[uint32]map[string]string{}, rls: map[uint32]bool{}, users: map[string]*rewrite.Catalog{}}
 	var oid int64
 	var sec bool
 	var name, typ string
 	_, err = pgx.ForEachRow(rows, []any{&oid, &sec, &name, &typ}, func() error {
-		if columns[uint32(oid)] == nil {
-			columns[uint32(oid)] = map[string]string{}
+		if st.columns[uint32(oid)] == nil {
+			st.columns[uint32(oid)] = map[string]string{}
 		}
-		columns[uint32(oid)][name] = typ
-		rls[uint32(oid)] = sec
+		st.columns[uint32(oid)][name] = typ
+		st.rls[uint32(oid)] = sec
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("catalog: %w", err)
+		return catalogState{}, fmt.Errorf("catalog: %w", err)
 	}
-	c.tracked, c.columns, c.rls = tracked, columns, rls
-	c.users = map[string]*rewrite.Catalog{}
-	c.loaded = time.Now()
-	c.gen++
-	return nil
+	for _, u := range users {
+		if st.users[u], err = e.userCatalog(ctx, st, u); err != nil {
+			return catalogState{}, err
+		}
+	}
+	return st, nil
 }
 
 // userCatalog keeps the tiers user may read, and no tier of a table with
-// row-level security (a tier would bypass its policies); c.mu is held.
-func (e *Engine) userCatalog(ctx context.Context, user string) (*rewrite.Catalog, error) {
-	c := &e.cat
+// row-level security (a tier would bypass its policies).
+func (e *Engine) userCatalog(ctx context.Context, c catalogState, user string) (*rewrite.Catalog, error) {
 	var tiers []string
 	for _, t := range c.tracked {
 		for _, f := range t.Table.Frames {

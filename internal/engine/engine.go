@@ -25,6 +25,8 @@ type Engine struct {
 	database  string
 	cat       catalog
 	decided   decisions
+	stopWatch context.CancelFunc // ends watchCatalog
+	watchDone chan struct{}
 }
 
 var _ proxy.Hook = (*Engine)(nil)
@@ -43,6 +45,12 @@ func New(ctx context.Context, dsn string, log *slog.Logger) (*Engine, error) {
 		pool.Close()
 		return nil, err
 	}
+	watchCtx, stop := context.WithCancel(context.Background())
+	e.stopWatch, e.watchDone = stop, make(chan struct{})
+	go func() {
+		defer close(e.watchDone)
+		e.watchCatalog(watchCtx)
+	}()
 	return e, nil
 }
 
@@ -55,8 +63,12 @@ func (e *Engine) migrate(ctx context.Context) error {
 	return changelog.Migrate(ctx, conn.Conn())
 }
 
-// Close releases the engine's connections.
-func (e *Engine) Close() { e.pool.Close() }
+// Close stops the catalog watcher and releases the engine's connections.
+func (e *Engine) Close() {
+	e.stopWatch()
+	<-e.watchDone
+	e.pool.Close()
+}
 
 // Pool is the engine's connection pool.
 func (e *Engine) Pool() *pgxpool.Pool { return e.pool }

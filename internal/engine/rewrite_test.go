@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -265,5 +266,28 @@ func TestNumericMomentsScale(t *testing.T) {
 	}
 	if q := `SELECT k, stddev(n) FROM big GROUP BY 1`; strings.Contains(plan(t, via, q), "big_1h") {
 		t.Errorf("stddev of an unconstrained numeric is rewritten")
+	}
+}
+
+// TestCatalogWatch: the engine reads the catalog again in the background.
+// A read that finds nothing changed keeps the generation, so the cached
+// rewrites stay valid past catalogTTL; a change on a direct connection is
+// picked up without any statement asking.
+func TestCatalogWatch(t *testing.T) {
+	e := newEnv(t)
+	via := connect(t, e.via)
+	exec(t, via, ticksDDL)
+	exec(t, via, `SELECT count(*) FROM ticks WHERE t >= '2024-01-01' AND t < '2024-01-02'`)
+	gen := e.eng.CatalogGeneration()
+	time.Sleep(3 * time.Second) // past catalogTTL: at least one background read
+	exec(t, via, `SELECT count(*) FROM ticks WHERE t >= '2024-01-01' AND t < '2024-01-02'`)
+	if got := e.eng.CatalogGeneration(); got != gen {
+		t.Fatalf("generation %d after reads that found no change, want %d", got, gen)
+	}
+	exec(t, connect(t, e.direct), `ALTER TABLE ticks ADD COLUMN note text`)
+	for deadline := time.Now().Add(20 * time.Second); e.eng.CatalogGeneration() == gen; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a column added directly was not picked up by the background read")
+		}
 	}
 }

@@ -53,7 +53,8 @@ type Tracked struct {
 type Refresher struct {
 	Pool  *pgxpool.Pool
 	Marks Marks
-	// BatchSize is the number of marks recomputed per transaction.
+	// BatchSize is the number of marks recomputed per transaction (0:
+	// DefaultBatchSize).
 	BatchSize int
 	// MaxSpan bounds the range of one mark recomputed per transaction; the
 	// rest of a longer mark (a bulk load) is left for the next batch.
@@ -222,9 +223,16 @@ func (r *Refresher) settle(ctx context.Context, tx pgx.Tx, p batchPlan) error {
 	return nil
 }
 
+// DefaultBatchSize is the default of Refresher.BatchSize. Under steady
+// ingest every INSERT marks the current minute of each tenant it writes
+// (10k rows/s in 100-row INSERTs over 100 tenants: 10k marks/s), and every
+// batch recomputes that minute whole, so a tick's marks should fit one
+// batch; a mark costs about a hundred bytes while the batch runs.
+const DefaultBatchSize = 65536
+
 func (r *Refresher) batchSize() int {
 	if r.BatchSize <= 0 {
-		return 8192
+		return DefaultBatchSize
 	}
 	return r.BatchSize
 }

@@ -21,7 +21,7 @@ type WorkerConfig struct {
 
 // DefaultWorkerConfig is what `spiral serve` starts with.
 func DefaultWorkerConfig() WorkerConfig {
-	return WorkerConfig{Tick: time.Second, BatchSize: 8192, Workers: 2}
+	return WorkerConfig{Tick: time.Second, BatchSize: rollup.DefaultBatchSize, Workers: 2}
 }
 
 // Worker returns the background refresh worker over every tracked table.

@@ -34,8 +34,10 @@ type Worker struct {
 func (w *Worker) Run(ctx context.Context) error {
 	backoff := time.Duration(0)
 	for {
-		wait := w.Tick
-		if err := w.tick(ctx); err != nil && ctx.Err() == nil {
+		began := time.Now()
+		err := w.tick(ctx)
+		wait := untilNextTick(w.Tick, time.Since(began))
+		if err != nil && ctx.Err() == nil {
 			backoff = min(max(2*backoff, w.Tick), time.Minute)
 			wait = backoff
 			w.Log.Warn("refresh worker", "err", err, "retry_in", backoff)
@@ -48,6 +50,14 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// untilNextTick is the wait after a tick that took took: ticks start every
+// tick, so a mark written while a long batch runs waits for that batch and
+// the next one, not for a whole tick more; a tick that overran its period
+// is followed at once.
+func untilNextTick(tick, took time.Duration) time.Duration {
+	return max(tick-took, 0)
 }
 
 // tick refreshes every tracked table once.

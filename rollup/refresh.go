@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -65,6 +66,9 @@ type Refresher struct {
 	// marks until a vacuum reclaims them and never marks them dead itself.
 	VacuumAfter int64
 
+	// Log, when set, receives failures that do not fail a batch.
+	Log *slog.Logger
+
 	removed atomic.Int64 // marks removed since the last vacuum
 }
 
@@ -118,7 +122,7 @@ func (r *Refresher) batch(ctx context.Context, t Tracked, conds []ScopeCond, wai
 		n, removed, more, err := r.batchTx(ctx, conn.Conn(), t, conds)
 		if !retryable(err) || attempt == maxRetries {
 			if err == nil {
-				err = r.vacuumIfDue(ctx, conn.Conn(), removed)
+				r.vacuumIfDue(ctx, conn.Conn(), removed)
 			}
 			return n, more, wrapRefresh(t, err)
 		}
@@ -126,17 +130,20 @@ func (r *Refresher) batch(ctx context.Context, t Tracked, conds []ScopeCond, wai
 }
 
 // vacuumIfDue counts removed marks and vacuums the changelog once
-// VacuumAfter of them have accumulated.
-func (r *Refresher) vacuumIfDue(ctx context.Context, conn *pgx.Conn, removed int) error {
+// VacuumAfter of them have accumulated. A failed vacuum is logged, not
+// returned: the batch's work has committed.
+func (r *Refresher) vacuumIfDue(ctx context.Context, conn *pgx.Conn, removed int) {
 	after := r.VacuumAfter
 	if after == 0 {
 		after = DefaultVacuumAfter
 	}
 	if after < 0 || r.removed.Add(int64(removed)) < after {
-		return nil
+		return
 	}
 	r.removed.Store(0)
-	return r.Marks.Vacuum(ctx, conn)
+	if err := r.Marks.Vacuum(ctx, conn); err != nil && ctx.Err() == nil && r.Log != nil {
+		r.Log.Warn("vacuum of the changelog failed; it is tried again after the next removals", "err", err)
+	}
 }
 
 // lockTable takes the per-table refresh lock, a session-level advisory lock

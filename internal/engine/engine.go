@@ -40,7 +40,7 @@ func New(ctx context.Context, dsn string, log *slog.Logger) (*Engine, error) {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	e := &Engine{pool: pool, log: log, database: pool.Config().ConnConfig.Database}
-	e.refresher = &rollup.Refresher{Pool: pool, Marks: changelog.Store{}, BatchSize: DefaultWorkerConfig().BatchSize, MaxSpan: 24 * time.Hour}
+	e.refresher = &rollup.Refresher{Pool: pool, Marks: changelog.Store{}, BatchSize: DefaultWorkerConfig().BatchSize, MaxSpan: 24 * time.Hour, Log: log}
 	if err := e.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err

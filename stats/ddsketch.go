@@ -24,6 +24,9 @@ const (
 type Sketch struct {
 	s     *ddsketch.DDSketch
 	alpha float64
+	// scratch is where MergeBinary decodes, kept so that merging many
+	// states does not allocate a sketch each.
+	scratch *Sketch
 }
 
 // NewSketch returns an empty sketch with DefaultRelativeAccuracy.
@@ -70,6 +73,9 @@ func (s *Sketch) RelativeAccuracy() float64 {
 	return s.alpha
 }
 
+// Reset empties s, keeping its accuracy and its memory.
+func (s *Sketch) Reset() { s.sk().Clear() }
+
 // Add adds one value. NaN and ±Inf are ErrNotFinite; values beyond about
 // ±1.7e308 are ErrOutOfRange; values with |x| below about 2.3e-308 count as
 // zero.
@@ -100,11 +106,12 @@ func (s *Sketch) Merge(o *Sketch) error {
 
 // MergeBinary merges an encoded sketch (see UnmarshalBinary) into s.
 func (s *Sketch) MergeBinary(b []byte) error {
-	var o Sketch
-	if err := o.UnmarshalBinary(b); err != nil {
+	o, err := decodeSketch(b, s.scratch)
+	if err != nil {
 		return err
 	}
-	return s.Merge(&o)
+	s.scratch = o
+	return s.Merge(o)
 }
 
 // Count returns the number of values added.

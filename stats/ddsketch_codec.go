@@ -70,26 +70,42 @@ func appendBins(b []byte, st store.Store) ([]byte, error) {
 // byte is left over. On error s is unchanged. NonFiniteState is
 // ErrNotFinite.
 func (s *Sketch) UnmarshalBinary(b []byte) error {
-	if err := checkNonFinite("sketch", b); err != nil {
+	ns, err := decodeSketch(b, nil)
+	if err != nil {
 		return err
+	}
+	*s = *ns
+	return nil
+}
+
+// decodeSketch decodes b into reuse, cleared, when reuse has b's accuracy,
+// and into a new sketch otherwise. On error reuse may hold part of b.
+func decodeSketch(b []byte, reuse *Sketch) (*Sketch, error) {
+	if err := checkNonFinite("sketch", b); err != nil {
+		return nil, err
 	}
 	r := &reader{b: b}
 	if v := r.byte(); r.err == nil && v != sketchVersion {
-		return fmt.Errorf("decode sketch: %w: %d", ErrVersion, v)
+		return nil, fmt.Errorf("decode sketch: %w: %d", ErrVersion, v)
 	}
 	alpha := r.float64()
 	if r.err != nil {
-		return fmt.Errorf("decode sketch: %w", r.err)
+		return nil, fmt.Errorf("decode sketch: %w", r.err)
 	}
-	sk, err := newDDSketch(alpha)
-	if err != nil {
-		return fmt.Errorf("decode sketch: %w", err)
+	ns := reuse
+	if ns != nil && ns.RelativeAccuracy() == alpha {
+		ns.Reset()
+	} else {
+		sk, err := newDDSketch(alpha)
+		if err != nil {
+			return nil, fmt.Errorf("decode sketch: %w", err)
+		}
+		ns = &Sketch{s: sk, alpha: alpha}
 	}
-	if err := decodeSketchBody(r, sk); err != nil {
-		return fmt.Errorf("decode sketch: %w", err)
+	if err := decodeSketchBody(r, ns.s); err != nil {
+		return nil, fmt.Errorf("decode sketch: %w", err)
 	}
-	s.s, s.alpha = sk, alpha
-	return nil
+	return ns, nil
 }
 
 func decodeSketchBody(r *reader, sk *ddsketch.DDSketch) error {

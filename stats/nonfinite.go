@@ -37,6 +37,7 @@ type State interface {
 	MergeBinary(b []byte) error
 	Count() int64
 	MarshalBinary() ([]byte, error)
+	Reset()
 }
 
 var (

@@ -21,6 +21,9 @@ const (
 type TDigest struct {
 	d   *tdigest.TDigest
 	rng *digestRNG
+	// scratch is where MergeBinary decodes, kept so that merging many
+	// states does not allocate a digest (16 KB at compression 100) each.
+	scratch *TDigest
 }
 
 // digestRNG is the digest's source of randomness: go-tdigest draws from it
@@ -29,13 +32,20 @@ type TDigest struct {
 // answers Float32 with 2, which go-tdigest never accepts, so every added
 // centroid stays separate: decoding uses this to rebuild a digest exactly.
 type digestRNG struct {
+	src     *rand.PCG
 	r       *rand.Rand
 	noMerge bool
 }
 
+const digestSeed1, digestSeed2 = 0x7d16e57, 1
+
 func newDigestRNG() *digestRNG {
-	return &digestRNG{r: rand.New(rand.NewPCG(0x7d16e57, 1))}
+	src := rand.NewPCG(digestSeed1, digestSeed2)
+	return &digestRNG{src: src, r: rand.New(src)}
 }
+
+// reseed restarts the sequence a new digest draws.
+func (g *digestRNG) reseed() { g.src.Seed(digestSeed1, digestSeed2) }
 
 func (g *digestRNG) Float32() float32 {
 	if g.noMerge {
@@ -74,6 +84,13 @@ func (t *TDigest) td() *tdigest.TDigest {
 	return t.d
 }
 
+// Reset empties t, keeping its compression and its memory. Its randomness
+// starts over too, so t then builds exactly the digest a new one would.
+func (t *TDigest) Reset() {
+	t.td().Reset()
+	t.rng.reseed()
+}
+
 // Compression returns the digest's compression.
 func (t *TDigest) Compression() float64 {
 	return t.td().Compression()
@@ -110,11 +127,12 @@ func (t *TDigest) Merge(o *TDigest) error {
 
 // MergeBinary merges an encoded digest (see UnmarshalBinary) into t.
 func (t *TDigest) MergeBinary(b []byte) error {
-	var o TDigest
-	if err := o.UnmarshalBinary(b); err != nil {
+	o, err := decodeTDigest(b, t.scratch)
+	if err != nil {
 		return err
 	}
-	return t.Merge(&o)
+	t.scratch = o
+	return t.Merge(o)
 }
 
 // Count returns the number of values added.

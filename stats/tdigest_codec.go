@@ -39,26 +39,42 @@ func (t *TDigest) MarshalBinary() ([]byte, error) {
 // beyond that), finite non-decreasing means, weights ≥ 1, a total weight ≤
 // MaxCount and that no byte is left over. On error t is unchanged.
 func (t *TDigest) UnmarshalBinary(b []byte) error {
-	if err := checkNonFinite("t-digest", b); err != nil {
-		return err
-	}
-	r := &reader{b: b}
-	if v := r.byte(); r.err == nil && v != tdigestVersion {
-		return fmt.Errorf("decode t-digest: %w: %d", ErrVersion, v)
-	}
-	c := r.float64()
-	if r.err != nil {
-		return fmt.Errorf("decode t-digest: %w", r.err)
-	}
-	nt, err := NewTDigestWithCompression(c)
+	nt, err := decodeTDigest(b, nil)
 	if err != nil {
-		return fmt.Errorf("decode t-digest: %w", err)
-	}
-	if err := nt.decodeCentroids(r); err != nil {
-		return fmt.Errorf("decode t-digest: %w", err)
+		return err
 	}
 	*t = *nt
 	return nil
+}
+
+// decodeTDigest decodes b into reuse, reset, when reuse has b's
+// compression, and into a new digest otherwise. On error reuse may hold
+// part of b.
+func decodeTDigest(b []byte, reuse *TDigest) (*TDigest, error) {
+	if err := checkNonFinite("t-digest", b); err != nil {
+		return nil, err
+	}
+	r := &reader{b: b}
+	if v := r.byte(); r.err == nil && v != tdigestVersion {
+		return nil, fmt.Errorf("decode t-digest: %w: %d", ErrVersion, v)
+	}
+	c := r.float64()
+	if r.err != nil {
+		return nil, fmt.Errorf("decode t-digest: %w", r.err)
+	}
+	nt := reuse
+	if nt != nil && nt.Compression() == c {
+		nt.Reset()
+	} else {
+		var err error
+		if nt, err = NewTDigestWithCompression(c); err != nil {
+			return nil, fmt.Errorf("decode t-digest: %w", err)
+		}
+	}
+	if err := nt.decodeCentroids(r); err != nil {
+		return nil, fmt.Errorf("decode t-digest: %w", err)
+	}
+	return nt, nil
 }
 
 // decodeCentroids reads the centroids and adds them in order with merging

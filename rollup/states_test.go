@@ -5,6 +5,8 @@ import (
 	"math"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"spiral/stats"
 )
 
@@ -40,6 +42,75 @@ func TestAccumulatorMarksUnrepresentableValues(t *testing.T) {
 		}
 		if err := parent.merge([]byte{1, 2, 3}); err == nil || stats.Unrepresentable(err) {
 			t.Errorf("%s: a corrupt child state: %v, want a decoding error", k, err)
+		}
+	}
+}
+
+// stateRowsFake is pgx.Rows over in-memory rows of foldStates' raw shape:
+// one scope key, the bucket, one float8 value (nil for NULL).
+type stateRowsFake struct {
+	pgx.Rows
+	rows []stateRowFake
+	i    int
+}
+
+type stateRowFake struct {
+	key    string
+	bucket int64
+	x      *float64
+}
+
+func (r *stateRowsFake) Next() bool { r.i++; return r.i <= len(r.rows) }
+func (r *stateRowsFake) Err() error { return nil }
+func (r *stateRowsFake) Close()     {}
+func (r *stateRowsFake) Scan(dest ...any) error {
+	row := r.rows[r.i-1]
+	*dest[0].(*string), *dest[1].(*int64), *dest[2].(**float64) = row.key, row.bucket, row.x
+	return nil
+}
+
+// Each bucket's state is built from its own rows only, though foldStates
+// reuses one accumulator per column across buckets; a NaN in one bucket
+// marks that bucket alone.
+func TestFoldStatesBucketsApart(t *testing.T) {
+	nan := math.NaN()
+	in := map[stateRowFake][]float64{
+		{key: "a", bucket: 0}:  {1, 2, 3, 4},
+		{key: "a", bucket: 60}: {nan, 5},
+		{key: "b", bucket: 60}: {10, 20},
+		{key: "c", bucket: 0}:  {7},
+	}
+	order := []stateRowFake{{key: "a", bucket: 0}, {key: "a", bucket: 60}, {key: "b", bucket: 60}, {key: "c", bucket: 0}}
+	for _, k := range []Kind{KindSketch, KindTDigest} {
+		fake := &stateRowsFake{}
+		var want [][]byte
+		for _, g := range order {
+			fresh := newAccumulator(k)
+			for _, x := range in[g] {
+				fake.rows = append(fake.rows, stateRowFake{key: g.key, bucket: g.bucket, x: &x})
+				if err := fresh.add(x); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fake.rows = append(fake.rows, stateRowFake{key: g.key, bucket: g.bucket}) // NULL: skipped
+			b, err := fresh.encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, b)
+		}
+		out, err := foldStates(fake, 1, []stateColumn{{kind: k}}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.bucket) != len(order) {
+			t.Fatalf("%s: %d buckets, want %d", k, len(out.bucket), len(order))
+		}
+		for i, g := range order {
+			if out.keys[0][i] != g.key || out.bucket[i] != g.bucket || !bytes.Equal(out.states[0][i], want[i]) {
+				t.Errorf("%s: bucket %d is (%s, %d, %x), want (%s, %d, %x)", k, i,
+					out.keys[0][i], out.bucket[i], out.states[0][i], g.key, g.bucket, want[i])
+			}
 		}
 	}
 }

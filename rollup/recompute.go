@@ -97,7 +97,24 @@ func splitRanges(t *Table, items []item) []rangeSet {
 		out = append(out, uniformSets(sets[0])...)
 	}
 	if len(sets[1].lo) > 0 {
-		out = append(out, sets[1])
+		out = append(out, rangesApart(sets[1])...)
+	}
+	return out
+}
+
+// rangesApart splits an all-tenant set into one set per range when it has
+// at most maxUniformSets ranges; otherwise it returns the set as it is. A
+// set of one range reads its rows with a plain time condition. The join
+// with the ranges' relation, which PostgreSQL estimates at 100 rows, gets
+// a plan that sorts the whole table before joining: 1.5 s instead of
+// 65 ms for one day of a million rows over 30 days.
+func rangesApart(rs rangeSet) []rangeSet {
+	if len(rs.lo) > maxUniformSets {
+		return []rangeSet{rs}
+	}
+	out := make([]rangeSet, len(rs.lo))
+	for i := range rs.lo {
+		out[i] = rangeSet{t: rs.t, lo: rs.lo[i : i+1], hi: rs.hi[i : i+1]}
 	}
 	return out
 }
@@ -171,9 +188,19 @@ func scopeText(scope string, col string) (string, bool) {
 	return string(raw), true
 }
 
+// single reports an all-tenant set of one range.
+func (rs rangeSet) single() bool { return !rs.scoped && len(rs.lo) == 1 }
+
+// direct reports a set whose rows are matched by conditions on the
+// relation alone, without joining the ranges' relation.
+func (rs rangeSet) direct() bool { return rs.uniform || rs.single() }
+
 func (rs rangeSet) args() []any {
-	if rs.uniform {
+	switch {
+	case rs.uniform:
 		return []any{rs.values, rs.lo[0], rs.hi[0]}
+	case rs.single():
+		return []any{rs.lo[0], rs.hi[0]}
 	}
 	if rs.scoped {
 		return []any{rs.scopes, rs.lo, rs.hi}
@@ -210,9 +237,12 @@ func (rs rangeSet) ranges() string {
 // tenants are never NULL (Validate).
 func (rs rangeSet) on(rel string) string {
 	ts := rel + "." + QuoteIdent(rs.t.TimeColumn)
-	if rs.uniform {
+	switch {
+	case rs.uniform:
 		return fmt.Sprintf("%s.%s = ANY($1::text[]::%s[]) AND %s >= $2 AND %s < $3",
 			rel, QuoteIdent(rs.t.ScopeColumns[0]), rs.t.scopeType(0), ts, ts)
+	case rs.single():
+		return fmt.Sprintf("%s >= $1 AND %s < $2", ts, ts)
 	}
 	conds := make([]string, 0, len(rs.t.ScopeColumns)+2)
 	if rs.scoped {
@@ -227,7 +257,7 @@ func (rs rangeSet) on(rel string) string {
 // rel's columns only, so column names in the statement around it resolve
 // as they would against rel.
 func (rs rangeSet) source(rel string) string {
-	if rs.uniform {
+	if rs.direct() {
 		return fmt.Sprintf("(SELECT _r.* FROM %s AS _r WHERE %s) AS _r", rel, rs.on("_r"))
 	}
 	return fmt.Sprintf("(SELECT _r.* FROM %s JOIN %s AS _r ON %s) AS _r", rs.ranges(), rel, rs.on("_r"))
@@ -235,7 +265,7 @@ func (rs rangeSet) source(rel string) string {
 
 // delete removes the set's rows from tier relation rel.
 func (rs rangeSet) delete(rel string) string {
-	if rs.uniform {
+	if rs.direct() {
 		return fmt.Sprintf("DELETE FROM %s AS _r WHERE %s", rel, rs.on("_r"))
 	}
 	return fmt.Sprintf("DELETE FROM %s AS _r USING %s WHERE %s", rel, rs.ranges(), rs.on("_r"))

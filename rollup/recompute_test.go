@@ -8,7 +8,9 @@ import (
 
 // TestUniformSets: tenants of a one-column scope are grouped by their range
 // into sets read with scope = ANY(...); more ranges than maxUniformSets, or
-// two scope columns, keep the one joined set.
+// two scope columns, keep the one joined set. The all-tenant ranges become
+// one set each (single), read with a plain time condition, unless there
+// are more than maxUniformSets of them.
 func TestUniformSets(t *testing.T) {
 	one := &Table{Name: "ticks", Schema: "public", TimeColumn: "t", ScopeColumns: []string{"sym"}, ScopeTypes: []string{"text"}}
 	two := &Table{Name: "ticks", Schema: "public", TimeColumn: "t", ScopeColumns: []string{"a", "b"}, ScopeTypes: []string{"int4", "int4"}}
@@ -23,7 +25,10 @@ func TestUniformSets(t *testing.T) {
 	describe := func(sets []rangeSet) string {
 		var out string
 		for _, s := range sets {
-			out += fmt.Sprintf("[uniform=%v %v %d-%d]", s.uniform, s.values, int(s.lo[0].Sub(m).Minutes()), int(s.hi[0].Sub(m).Minutes()))
+			if s.single() {
+				out += "single"
+			}
+			out += fmt.Sprintf("[uniform=%v %v %d-%d]", s.uniform, s.values, int(s.lo[0].Sub(m).Minutes()), int(s.hi[len(s.hi)-1].Sub(m).Minutes()))
 		}
 		return out
 	}
@@ -33,11 +38,13 @@ func TestUniformSets(t *testing.T) {
 		want  string
 	}{
 		{one, []item{mk(`{"sym": "A"}`, 0, 1), mk(`{"sym": "B \"q\""}`, 0, 1), mk(`{"sym": "C"}`, 1, 2), mk(``, 5, 6)},
-			`[uniform=true [A B "q"] 0-1][uniform=true [C] 1-2][uniform=false [] 5-6]`},
+			`[uniform=true [A B "q"] 0-1][uniform=true [C] 1-2]single[uniform=false [] 5-6]`},
+		{one, []item{mk(``, 0, 1), mk(``, 2, 3), mk(``, 5, 6)}, `single[uniform=false [] 0-1]single[uniform=false [] 2-3]single[uniform=false [] 5-6]`},
+		{two, []item{mk(``, 0, 1), mk(``, 2, 3), mk(``, 4, 5), mk(``, 6, 7), mk(``, 8, 9)}, `[uniform=false [] 0-9]`},
 		{one, []item{mk(`{"sym": 1.0}`, 0, 1), mk(`{"sym": 1.00}`, 0, 2)},
 			`[uniform=true [1.0] 0-1][uniform=true [1.00] 0-2]`},
 		{one, []item{mk(`{"sym": "A"}`, 0, 1), mk(`{"sym": "B"}`, 1, 2), mk(`{"sym": "C"}`, 2, 3), mk(`{"sym": "D"}`, 3, 4), mk(`{"sym": "E"}`, 4, 5)},
-			`[uniform=false [] 0-1]`},
+			`[uniform=false [] 0-5]`},
 		{one, []item{mk(`{"sym": "A"}`, 0, 1), mk(`{"sym": null}`, 0, 1)}, `[uniform=false [] 0-1]`},
 		{two, []item{mk(`{"a": 1, "b": 2}`, 0, 1), mk(`{"a": 2, "b": 1}`, 0, 1)}, `[uniform=false [] 0-1]`},
 	} {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -44,6 +45,14 @@ func run(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if path := os.Getenv("SPIRAL_BENCH_CPUPROFILE"); path != "" {
+		done, err := cpuProfile(path)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "spiral-bench: %v\n", err)
+			return 1
+		}
+		defer done()
+	}
 	var err error
 	switch args[0] {
 	case "proxy":
@@ -75,6 +84,26 @@ func run(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// cpuProfile profiles this process's CPU into path until done is called:
+// the in-process parts of a benchmark (the refresh, the load generators),
+// not PostgreSQL or a spiral daemon.
+func cpuProfile(path string) (done func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			fmt.Fprintf(os.Stderr, "spiral-bench: cpu profile: %v\n", err)
+		}
+	}, nil
 }
 
 // errUsage reports bad flags; the flag package has already said why.

@@ -15,7 +15,11 @@ import (
 // the scope columns, _b for the bucket start, _k for the epoch when an
 // ohlc kind needs it, _x1.. for base columns or _v<j> for tier columns), so
 // no user column name can clash with them. CTE g groups src by scope and
-// bucket. Tables with stats have a second pass, CTE c, joined back to g.
+// bucket. Tables with stats first compute a pivot per bucket in CTE w, a
+// window over src's bucket, which g then groups. No statement joins: a
+// join planned from stale statistics (a tier analyzed while the refresh's
+// own rows were uncommitted has reltuples 0) becomes a nested loop over
+// every pair of rows, which ran for hours on a million-row backfill.
 //
 // Semantics shared by both directions:
 //
@@ -151,11 +155,11 @@ func (t *Table) srcCTE(items []string, rel, cond string) string {
 	return q + "\n)"
 }
 
-// colSQL is how one non-key tier column is computed: aggregates in g and,
-// for stats, in c (each "expr AS alias"), and the final expression over g
-// and c.
+// colSQL is how one non-key tier column is computed: for stats, window
+// expressions in w; aggregates in g (each "expr AS alias"); and the final
+// expression over g.
 type colSQL struct {
-	g, c []string
+	w, g []string
 	out  string
 }
 
@@ -163,27 +167,26 @@ type colSQL struct {
 func (t *Table) assemble(f Frame, src string, column func(int, TierColumn) colSQL) string {
 	cols := t.TierColumns()
 	keys := t.groupKeys()
-	var gs, cs, outs []string
+	var ws, gs, outs []string
 	for _, k := range keys {
 		outs = append(outs, "g."+k)
 	}
 	for j := t.keyCount(); j < len(cols); j++ {
 		p := column(j, cols[j])
-		gs, cs, outs = append(gs, p.g...), append(cs, p.c...), append(outs, p.out)
+		ws, gs, outs = append(ws, p.w...), append(gs, p.g...), append(outs, p.out)
 	}
-	ctes := []string{src, groupCTE("g", "src", keys, gs, "")}
-	from := "g"
-	if len(cs) > 0 {
-		ctes = append(ctes, groupCTE("c", "src", keys, cs, "g"))
-		from = "g LEFT JOIN c ON " + joinOn("g", "c", keys)
+	ctes, rel := []string{src}, "src"
+	if len(ws) > 0 {
+		ctes, rel = append(ctes, windowCTE("w", "src", keys, ws)), "w"
 	}
+	ctes = append(ctes, groupCTE("g", rel, keys, gs))
 	names := make([]string, len(cols))
 	for i, c := range cols {
 		names[i] = QuoteIdent(c.Name)
 	}
 	return "WITH " + strings.Join(ctes, ", ") +
 		"\nINSERT INTO " + t.tierRelation(f) + " (" + strings.Join(names, ", ") + ")" +
-		"\nSELECT " + strings.Join(outs, ",\n       ") + "\nFROM " + from
+		"\nSELECT " + strings.Join(outs, ",\n       ") + "\nFROM g"
 }
 
 // groupKeys are the src aliases of the group: _s1.. and _b.
@@ -195,28 +198,28 @@ func (t *Table) groupKeys() []string {
 	return append(keys, "_b")
 }
 
-// groupCTE returns "name AS (SELECT keys, aggs FROM rel GROUP BY keys)",
-// with rel joined to join on the keys when join is not "".
-func groupCTE(name, rel string, keys, aggs []string, join string) string {
+// groupCTE returns "name AS (SELECT keys, aggs FROM rel GROUP BY keys)".
+func groupCTE(name, rel string, keys, aggs []string) string {
+	q := qualify(rel, keys)
+	return name + " AS (\n    SELECT " + strings.Join(append(q, aggs...), ",\n           ") +
+		"\n    FROM " + rel + "\n    GROUP BY " + strings.Join(q, ", ") + "\n)"
+}
+
+// windowCTE returns "name AS (SELECT rel.*, exprs FROM rel WINDOW k AS
+// (PARTITION BY keys))": exprs are window aggregates OVER k, each row's
+// value over its whole bucket.
+func windowCTE(name, rel string, keys, exprs []string) string {
+	return name + " AS (\n    SELECT " + strings.Join(append([]string{rel + ".*"}, exprs...), ",\n           ") +
+		"\n    FROM " + rel + "\n    WINDOW k AS (PARTITION BY " + strings.Join(qualify(rel, keys), ", ") + ")\n)"
+}
+
+// qualify prefixes each key with rel.
+func qualify(rel string, keys []string) []string {
 	q := make([]string, len(keys))
 	for i, k := range keys {
 		q[i] = rel + "." + k
 	}
-	from := rel
-	if join != "" {
-		from += " JOIN " + join + " ON " + joinOn(rel, join, keys)
-	}
-	return name + " AS (\n    SELECT " + strings.Join(append(q, aggs...), ",\n           ") +
-		"\n    FROM " + from + "\n    GROUP BY " + strings.Join(q, ", ") + "\n)"
-}
-
-// joinOn equates the keys of relations a and b.
-func joinOn(a, b string, keys []string) string {
-	eq := make([]string, len(keys))
-	for i, k := range keys {
-		eq[i] = fmt.Sprintf("%s.%s = %s.%s", a, k, b, k)
-	}
-	return strings.Join(eq, " AND ")
+	return q
 }
 
 // simple is a column computed by one aggregate in g.
@@ -278,17 +281,17 @@ func openClose(agg, val, typ string) string {
 // Stats columns (spiral.moments: n, mean m1, central sums m2, m3, m4) are
 // computed by the corrected two-pass algorithm, in both directions:
 //
-//  1. g: n and a pivot p, the plain mean Σx/n (from a tier: Σnᵢ·m1ᵢ/N over
-//     the parts with nᵢ > 0).
-//  2. c, joined back to g: with dᵢ = xᵢ − p (from a tier: dᵢ = m1ᵢ − p),
+//  1. w: a pivot p per row, the plain mean Σx/n of its bucket (from a tier:
+//     Σnᵢ·m1ᵢ/N over the parts with nᵢ > 0), a window over the bucket.
+//  2. g, grouping w: n, p, and with dᵢ = xᵢ − p (from a tier: dᵢ = m1ᵢ − p),
 //     e = Σdᵢ/n and the sums about p, q2..q4 (from a tier: the parts'
 //     central sums shifted to p, q2 = Σ(m2ᵢ + nᵢdᵢ²),
 //     q3 = Σ(m3ᵢ + 3dᵢm2ᵢ + nᵢdᵢ³), q4 = Σ(m4ᵢ + 4dᵢm3ᵢ + 6dᵢ²m2ᵢ + nᵢdᵢ⁴)).
 //  3. m1 = p + e, m2 = q2 − n·e², m3 = q3 − 3e·q2 + 2n·e³,
 //     m4 = q4 − 4e·q3 + 6e²·q2 − 3n·e⁴.
 //
-// This is the pivot form of stats' k-way merge (doc.go), with the first
-// pass's mean as the pivot: p is within rounding of the mean, so the sums
+// This is the pivot form of stats' k-way merge (doc.go), with the window's
+// mean as the pivot: p is within rounding of the mean, so the sums
 // about it never hold the large common offset of data like 1e9 + noise,
 // and e corrects the pivot's own rounding error (no naive power sums). m2
 // and m4 are clamped at 0 against rounding.
@@ -300,13 +303,12 @@ func openClose(agg, val, typ string) string {
 
 // rawMoments computes stats column j from x, a base column in src.
 func rawMoments(j int, x string) colSQL {
-	d := fmt.Sprintf("(%s::float8 - g._p%d)", x, j)
+	d := fmt.Sprintf("(%s::float8 - _p%d)", x, j)
 	return colSQL{
+		w: []string{fmt.Sprintf("sum(%s::float8) OVER k / count(%s) OVER k AS _p%d", x, x, j)},
 		g: []string{
 			fmt.Sprintf("count(%s) AS _n%d", x, j),
-			fmt.Sprintf("sum(%s::float8) / count(%s) AS _p%d", x, x, j),
-		},
-		c: []string{
+			fmt.Sprintf("min(_p%d) AS _p%d", j, j),
 			fmt.Sprintf("sum%s / count(%s) AS _e%d", d, x, j),
 			fmt.Sprintf("sum(%s ^ 2) AS _q2_%d", d, j),
 			fmt.Sprintf("sum(%s ^ 3) AS _q3_%d", d, j),
@@ -320,14 +322,13 @@ func rawMoments(j int, x string) colSQL {
 // tier in src.
 func tierMoments(j int, v string) colSQL {
 	n, m1, m2, m3 := "("+v+").n", "("+v+").m1", "("+v+").m2", "("+v+").m3"
-	d := fmt.Sprintf("(%s - g._p%d)", m1, j)
+	d := fmt.Sprintf("(%s - _p%d)", m1, j)
 	part := fmt.Sprintf(" FILTER (WHERE %s > 0)", n)
 	return colSQL{
+		w: []string{fmt.Sprintf("sum(%s * %s)%s OVER k / nullif(sum(%s) OVER k, 0) AS _p%d", n, m1, part, n, j)},
 		g: []string{
 			fmt.Sprintf("coalesce(sum(%s), 0)::int8 AS _n%d", n, j),
-			fmt.Sprintf("sum(%s * %s)%s / nullif(sum(%s), 0) AS _p%d", n, m1, part, n, j),
-		},
-		c: []string{
+			fmt.Sprintf("min(_p%d) AS _p%d", j, j),
 			fmt.Sprintf("sum(%s * %s)%s / sum(%s)%s AS _e%d", n, d, part, n, part, j),
 			fmt.Sprintf("sum(%s + %s * %s ^ 2)%s AS _q2_%d", m2, n, d, part, j),
 			fmt.Sprintf("sum(%s + 3 * %s * %s + %s * %s ^ 3)%s AS _q3_%d", m3, d, m2, n, d, part, j),
@@ -339,11 +340,11 @@ func tierMoments(j int, v string) colSQL {
 }
 
 // momentsOut builds the spiral.moments value of stats column j from g's
-// _n/_p and c's _e/_q2.._q4 (step 3 of the algorithm).
+// _n, _p, _e and _q2.._q4 (step 3 of the algorithm).
 func momentsOut(j int) string {
 	r := strings.NewReplacer("{n}", fmt.Sprintf("g._n%d", j), "{p}", fmt.Sprintf("g._p%d", j),
-		"{e}", fmt.Sprintf("c._e%d", j), "{q2}", fmt.Sprintf("c._q2_%d", j),
-		"{q3}", fmt.Sprintf("c._q3_%d", j), "{q4}", fmt.Sprintf("c._q4_%d", j), "{t}", MomentsType)
+		"{e}", fmt.Sprintf("g._e%d", j), "{q2}", fmt.Sprintf("g._q2_%d", j),
+		"{q3}", fmt.Sprintf("g._q3_%d", j), "{q4}", fmt.Sprintf("g._q4_%d", j), "{t}", MomentsType)
 	return r.Replace(`CASE WHEN {n} = 0 THEN ROW(0, 0, 0, 0, 0)::{t}
             WHEN abs({p}) < 'Infinity' THEN ROW({n}, {p} + {e},
                 greatest({q2} - {n} * {e} ^ 2, 0),

@@ -81,16 +81,9 @@ func (s *Sketch) UnmarshalBinary(b []byte) error {
 // decodeSketch decodes b into reuse, cleared, when reuse has b's accuracy,
 // and into a new sketch otherwise. On error reuse may hold part of b.
 func decodeSketch(b []byte, reuse *Sketch) (*Sketch, error) {
-	if err := checkNonFinite("sketch", b); err != nil {
+	r, alpha, err := readHeader("sketch", b, sketchVersion)
+	if err != nil {
 		return nil, err
-	}
-	r := &reader{b: b}
-	if v := r.byte(); r.err == nil && v != sketchVersion {
-		return nil, fmt.Errorf("decode sketch: %w: %d", ErrVersion, v)
-	}
-	alpha := r.float64()
-	if r.err != nil {
-		return nil, fmt.Errorf("decode sketch: %w", r.err)
 	}
 	ns := reuse
 	if ns != nil && ns.RelativeAccuracy() == alpha {

@@ -2,6 +2,7 @@ package stats
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 )
 
@@ -69,4 +70,23 @@ func (r *reader) length(minSize int) int {
 		return 0
 	}
 	return int(n)
+}
+
+// readHeader reads what the binary form of a sketch or t-digest starts
+// with, after checking for the NonFiniteState marker: the version byte,
+// which must be version, and the state's float64 parameter (accuracy or
+// compression). what names the state in errors.
+func readHeader(what string, b []byte, version byte) (*reader, float64, error) {
+	if err := checkNonFinite(what, b); err != nil {
+		return nil, 0, err
+	}
+	r := &reader{b: b}
+	if v := r.byte(); r.err == nil && v != version {
+		return nil, 0, fmt.Errorf("decode %s: %w: %d", what, ErrVersion, v)
+	}
+	x := r.float64()
+	if r.err != nil {
+		return nil, 0, fmt.Errorf("decode %s: %w", what, r.err)
+	}
+	return r, x, nil
 }

@@ -51,25 +51,15 @@ func (t *TDigest) UnmarshalBinary(b []byte) error {
 // compression, and into a new digest otherwise. On error reuse may hold
 // part of b.
 func decodeTDigest(b []byte, reuse *TDigest) (*TDigest, error) {
-	if err := checkNonFinite("t-digest", b); err != nil {
+	r, c, err := readHeader("t-digest", b, tdigestVersion)
+	if err != nil {
 		return nil, err
-	}
-	r := &reader{b: b}
-	if v := r.byte(); r.err == nil && v != tdigestVersion {
-		return nil, fmt.Errorf("decode t-digest: %w: %d", ErrVersion, v)
-	}
-	c := r.float64()
-	if r.err != nil {
-		return nil, fmt.Errorf("decode t-digest: %w", r.err)
 	}
 	nt := reuse
 	if nt != nil && nt.Compression() == c {
 		nt.Reset()
-	} else {
-		var err error
-		if nt, err = NewTDigestWithCompression(c); err != nil {
-			return nil, fmt.Errorf("decode t-digest: %w", err)
-		}
+	} else if nt, err = NewTDigestWithCompression(c); err != nil {
+		return nil, fmt.Errorf("decode t-digest: %w", err)
 	}
 	if err := nt.decodeCentroids(r); err != nil {
 		return nil, fmt.Errorf("decode t-digest: %w", err)

@@ -201,8 +201,7 @@ func (rs rangeSet) args() []any {
 		return []any{rs.values, rs.lo[0], rs.hi[0]}
 	case rs.single():
 		return []any{rs.lo[0], rs.hi[0]}
-	}
-	if rs.scoped {
+	case rs.scoped:
 		return []any{rs.scopes, rs.lo, rs.hi}
 	}
 	return []any{rs.lo, rs.hi}

@@ -161,14 +161,12 @@ func foldStates(rows pgx.Rows, nkeys int, cols []stateColumn, raw bool) (*stateR
 		if err != nil {
 			return nil, err
 		}
-		if !started || bucket != b || !equalKeys(keys, cur) {
-			if started {
-				if err := out.emit(cur, b, accs); err != nil {
-					return nil, err
-				}
+		if started && (bucket != b || !equalKeys(keys, cur)) {
+			if err := out.emit(cur, b, accs); err != nil {
+				return nil, err
 			}
-			cur, b, started = keys, bucket, true
 		}
+		cur, b, started = keys, bucket, true
 		if err := feed(accs, vals, raw); err != nil {
 			return nil, err
 		}

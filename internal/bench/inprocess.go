@@ -57,8 +57,8 @@ func openStack(ctx context.Context, validate func() error, logw *io.Writer) (*st
 	return startStack(ctx, *logw)
 }
 
-func startStack(ctx context.Context, logw io.Writer) (s *stack, err error) {
-	s = &stack{}
+func startStack(ctx context.Context, logw io.Writer) (_ *stack, err error) {
+	s := &stack{}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, s.stop())

@@ -18,8 +18,8 @@ import (
 // ranges and one of all-tenant ranges (rangeSet), each deleted and rebuilt
 // whole.
 func recompute(ctx context.Context, tx pgx.Tx, t *Table, items []item, loc *time.Location, side *aside) error {
-	sqlT := t.sqlPart()
 	for level, f := range t.Frames {
+		sqlT := t.sqlPart(level)
 		for _, rs := range splitRanges(t, expandItems(items, f, loc)) {
 			if err := rebuild(ctx, tx, t, sqlT, level, rs, side); err != nil {
 				return fmt.Errorf("recompute %s: %w", t.TierName(f), err)
@@ -281,9 +281,9 @@ func expandItems(items []item, f Frame, loc *time.Location) []item {
 	return mergeItems(out)
 }
 
-// sqlPart is t without the kinds only Go can compute (sketch, tdigest):
+// sqlPart is t without the kinds rebuildStates computes at level (goKinds):
 // the SQL path fills every other column, and rebuildStates the rest.
-func (t *Table) sqlPart() *Table {
+func (t *Table) sqlPart(level int) *Table {
 	if t.SQLPath() {
 		return t
 	}
@@ -292,7 +292,7 @@ func (t *Table) sqlPart() *Table {
 	for _, col := range t.Columns {
 		var kinds []Kind
 		for _, k := range col.Kinds {
-			if k != KindSketch && k != KindTDigest {
+			if !goKinds(level, k) {
 				kinds = append(kinds, k)
 			}
 		}

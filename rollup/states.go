@@ -2,6 +2,7 @@ package rollup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -15,39 +16,71 @@ import (
 // (with these columns NULL); rebuildStates streams the item's values, or
 // the child tier's states, in bucket order, builds one state per bucket and
 // column, and writes them into those rows with one UPDATE.
+//
+// A table with such columns also has the finest tier's stats folded here
+// (stats.Moments, Welford), since the fold reads every raw value anyway:
+// the SQL path would need a window over the bucket for its pivot, which
+// sorts the rows and was a third of the INSERT of one busy minute. Coarser
+// tiers merge stats in SQL, from few rows.
 
-// stateColumn is one sketch or tdigest column of the tiers.
+// stateColumn is one column of a tier that rebuildStates fills.
 type stateColumn struct {
 	tier   string // tier column name
 	source string // base column name
 	kind   Kind
 }
 
-func (t *Table) stateColumns() []stateColumn {
+// goKinds reports the kinds rebuildStates computes at a level of a table
+// that has sketch or tdigest columns.
+func goKinds(level int, k Kind) bool {
+	return k == KindSketch || k == KindTDigest || (level == 0 && k == KindStats)
+}
+
+func (t *Table) stateColumns(level int) []stateColumn {
 	var out []stateColumn
 	for _, c := range t.TierColumns() {
-		if c.Kind == KindSketch || c.Kind == KindTDigest {
+		if c.Kind != "" && goKinds(level, c.Kind) {
 			out = append(out, stateColumn{tier: c.Name, source: c.Source, kind: c.Kind})
 		}
 	}
 	return out
 }
 
-// accumulator builds one state from values or from encoded child states;
-// encode gives nil when nothing was added. A value no sketch can hold (NaN, ±Inf,
-// beyond a DDSketch's range), or a child state that held one, makes the
-// bucket's state stats.NonFiniteState: the refresh goes on, every other
-// column stays exact, and a percentile over the bucket fails (22023) the
-// way one over its raw values does, rather than answering without them.
-type accumulator struct {
+// accumulator builds one bucket's value of a column from raw values (add)
+// or from the child tier's encoded states (merge); encode gives what the
+// tier stores, reset empties it for the next bucket.
+type accumulator interface {
+	add(x float64) error
+	merge(b []byte) error
+	encode() ([]byte, error)
+	reset()
+}
+
+func newAccumulator(k Kind) accumulator {
+	switch k {
+	case KindSketch:
+		return &stateAcc{s: stats.NewSketch()}
+	case KindStats:
+		return &momentsAcc{}
+	}
+	return &stateAcc{s: stats.NewTDigest()}
+}
+
+// stateAcc builds a sketch or t-digest; encode gives nil when nothing was
+// added. A value no sketch can hold (NaN, ±Inf, beyond a DDSketch's
+// range), or a child state that held one, makes the bucket's state
+// stats.NonFiniteState: the refresh goes on, every other column stays
+// exact, and a percentile over the bucket fails (22023) the way one over
+// its raw values does, rather than answering without them.
+type stateAcc struct {
 	s         stats.State
 	nonFinite bool
 }
 
-func (a *accumulator) add(x float64) error  { return a.note(a.s.Add(x)) }
-func (a *accumulator) merge(b []byte) error { return a.note(a.s.MergeBinary(b)) }
+func (a *stateAcc) add(x float64) error  { return a.note(a.s.Add(x)) }
+func (a *stateAcc) merge(b []byte) error { return a.note(a.s.MergeBinary(b)) }
 
-func (a *accumulator) note(err error) error {
+func (a *stateAcc) note(err error) error {
 	if stats.Unrepresentable(err) {
 		a.nonFinite = true
 		return nil
@@ -55,14 +88,13 @@ func (a *accumulator) note(err error) error {
 	return err
 }
 
-// reset empties the accumulator for the next bucket, keeping the state's
-// memory: a new t-digest costs a 16 KB allocation.
-func (a *accumulator) reset() {
+// reset keeps the state's memory: a new t-digest costs a 16 KB allocation.
+func (a *stateAcc) reset() {
 	a.s.Reset()
 	a.nonFinite = false
 }
 
-func (a *accumulator) encode() ([]byte, error) {
+func (a *stateAcc) encode() ([]byte, error) {
 	switch {
 	case a.nonFinite:
 		return stats.NonFiniteState(), nil
@@ -72,12 +104,21 @@ func (a *accumulator) encode() ([]byte, error) {
 	return a.s.MarshalBinary()
 }
 
-func newAccumulator(k Kind) *accumulator {
-	if k == KindSketch {
-		return &accumulator{s: stats.NewSketch()}
-	}
-	return &accumulator{s: stats.NewTDigest()}
+// momentsAcc builds the finest tier's stats: it keeps the bucket's values
+// and computes their moments in two passes (stats.FromValues), as the SQL
+// path does; encode gives the text of spiral.moments, (0,0,0,0,0) for a
+// bucket without values. Coarser tiers merge stats in SQL, so merge is
+// never called.
+type momentsAcc struct{ xs []float64 }
+
+func (a *momentsAcc) add(x float64) error { a.xs = append(a.xs, x); return nil }
+func (a *momentsAcc) reset()              { a.xs = a.xs[:0] }
+
+func (a *momentsAcc) merge([]byte) error {
+	return errors.New("rollup: stats of coarser tiers are merged in SQL, not folded")
 }
+
+func (a *momentsAcc) encode() ([]byte, error) { return stats.FromValues(a.xs).MarshalText() }
 
 // stateRows collects the states of each bucket, keyed as the UPDATE needs.
 type stateRows struct {
@@ -101,13 +142,14 @@ func rebuildStates(ctx context.Context, tx pgx.Tx, t *Table, level int, rs range
 	if err != nil || len(out.bucket) == 0 {
 		return err
 	}
-	_, err = tx.Exec(ctx, statesUpdate(t, t.Frames[level], t.stateColumns()), out.args()...)
+	cols := t.stateColumns(level)
+	_, err = tx.Exec(ctx, statesUpdate(t, t.Frames[level], cols), out.args(cols)...)
 	return err
 }
 
 // readStates reads the set's inputs at one level and folds them.
 func readStates(ctx context.Context, q pgx.Tx, t *Table, level int, rs rangeSet) (*stateRows, error) {
-	cols := t.stateColumns()
+	cols := t.stateColumns(level)
 	rows, err := q.Query(ctx, statesSource(t, level, cols, rs), rs.args()...)
 	if err != nil {
 		return nil, err
@@ -132,7 +174,7 @@ func statesSource(t *Table, level int, cols []stateColumn, rs rangeSet) string {
 	for _, s := range t.ScopeColumns {
 		sel = append(sel, QuoteIdent(s)+`::text COLLATE "C"`) // grouped by equal text: memcmp order is enough
 	}
-	sel = append(sel, fmt.Sprintf("extract(epoch from %s)::bigint", f.SQLBucket(ts, t.zone())))
+	sel = append(sel, fmt.Sprintf("date_part('epoch', %s)::bigint", f.SQLBucket(ts, t.zone()))) // whole seconds: exact
 	for _, c := range cols {
 		if level == 0 {
 			sel = append(sel, QuoteIdent(c.source)+"::float8")
@@ -180,8 +222,8 @@ func foldStates(rows pgx.Rows, nkeys int, cols []stateColumn, raw bool) (*stateR
 	return out, out.emit(cur, b, accs)
 }
 
-func newAccumulators(cols []stateColumn) []*accumulator {
-	accs := make([]*accumulator, len(cols))
+func newAccumulators(cols []stateColumn) []accumulator {
+	accs := make([]accumulator, len(cols))
 	for i, c := range cols {
 		accs[i] = newAccumulator(c.kind)
 	}
@@ -211,7 +253,7 @@ func scanStateRow(rows pgx.Rows, nkeys, ncols int, raw bool) ([]string, int64, [
 }
 
 // feed adds one row's inputs; NULLs are skipped as SQL aggregates skip them.
-func feed(accs []*accumulator, vals []any, raw bool) error {
+func feed(accs []accumulator, vals []any, raw bool) error {
 	for i, v := range vals {
 		var err error
 		if raw {
@@ -229,7 +271,7 @@ func feed(accs []*accumulator, vals []any, raw bool) error {
 }
 
 // emit appends one finished bucket and resets the accumulators.
-func (o *stateRows) emit(keys []string, bucket int64, accs []*accumulator) error {
+func (o *stateRows) emit(keys []string, bucket int64, accs []accumulator) error {
 	for i, k := range keys {
 		o.keys[i] = append(o.keys[i], k)
 	}
@@ -245,14 +287,24 @@ func (o *stateRows) emit(keys []string, bucket int64, accs []*accumulator) error
 	return nil
 }
 
-func (o *stateRows) args() []any {
+// args are the UPDATE's arguments: stats columns as the text of their
+// composite, the others as bytea.
+func (o *stateRows) args(cols []stateColumn) []any {
 	args := make([]any, 0, len(o.keys)+1+len(o.states))
 	for _, k := range o.keys {
 		args = append(args, k)
 	}
 	args = append(args, o.bucket)
-	for _, s := range o.states {
-		args = append(args, s)
+	for i, s := range o.states {
+		if cols[i].kind != KindStats {
+			args = append(args, s)
+			continue
+		}
+		texts := make([]string, len(s))
+		for j, b := range s {
+			texts[j] = string(b)
+		}
+		args = append(args, texts)
 	}
 	return args
 }
@@ -271,7 +323,8 @@ func equalKeys(a, b []string) bool {
 
 // statesUpdate writes the states of many buckets with one UPDATE over
 // unnest()ed arrays: $1..$k scope keys (text[]), $k+1 buckets (int8[]),
-// then one bytea[] per state column.
+// then one array per state column: bytea[], or text[] of spiral.moments
+// for stats.
 func statesUpdate(t *Table, f Frame, cols []stateColumn) string {
 	n := len(t.ScopeColumns)
 	var arrays, names, sets, conds []string
@@ -284,9 +337,13 @@ func statesUpdate(t *Table, f Frame, cols []stateColumn) string {
 	names = append(names, "b")
 	conds = append(conds, fmt.Sprintf("tier.%s = to_timestamp(u.b)", QuoteIdent(t.TimeColumn)))
 	for j, c := range cols {
-		arrays = append(arrays, fmt.Sprintf("$%d::bytea[]", n+2+j))
+		typ, cast := "bytea", ""
+		if c.kind == KindStats {
+			typ, cast = "text", "::"+MomentsType
+		}
+		arrays = append(arrays, fmt.Sprintf("$%d::%s[]", n+2+j, typ))
 		names = append(names, fmt.Sprintf("v%d", j+1))
-		sets = append(sets, fmt.Sprintf("%s = u.v%d", QuoteIdent(c.tier), j+1))
+		sets = append(sets, fmt.Sprintf("%s = u.v%d%s", QuoteIdent(c.tier), j+1, cast))
 	}
 	return fmt.Sprintf("UPDATE %s AS tier SET %s FROM unnest(%s) AS u(%s) WHERE %s",
 		t.tierRelation(f), strings.Join(sets, ", "), strings.Join(arrays, ", "), strings.Join(names, ", "), strings.Join(conds, " AND "))

@@ -156,6 +156,54 @@ func MergeAll(parts []Moments) Moments {
 	return r.settle()
 }
 
+// FromValues is the state of the values xs by the corrected two-pass
+// algorithm, the form spiral's SQL computes stats columns with: a pivot
+// p = Σx/N, the deviations dᵢ = xᵢ − p with their mean e = Σdᵢ/N, and the
+// sums about p shifted to the mean p + e:
+//
+//	M1 = p + e
+//	M2 = Σdᵢ² − N·e²
+//	M3 = Σdᵢ³ − 3e·Σdᵢ² + 2N·e³
+//	M4 = Σdᵢ⁴ − 4e·Σdᵢ³ + 6e²·Σdᵢ² − 3N·e⁴
+//
+// M2 and M4 are clamped at 0 against rounding. Keeping p and e apart holds
+// the mean to more than float64 precision, which matters for data with a
+// large common offset: folding with Add, whose running mean rounds at every
+// step, drifts by several ulps, and deviations from a rounded mean put
+// rounding noise into M3. Non-finite values give what Add gives; where p or
+// the sums overflow, the values are folded with Add instead.
+func FromValues(xs []float64) Moments {
+	var m Moments
+	if len(xs) == 0 {
+		return m
+	}
+	n := float64(len(xs))
+	var sum float64
+	for _, x := range xs {
+		sum += x
+	}
+	p := sum / n
+	var e, q2, q3, q4 float64
+	for _, x := range xs {
+		d := x - p
+		d2 := d * d
+		e, q2, q3, q4 = e+d, q2+d2, q3+d*d2, q4+d2*d2
+	}
+	e /= n
+	m = Moments{N: int64(len(xs)), M1: p + e,
+		M2: max(q2-n*e*e, 0),
+		M3: q3 - 3*e*q2 + 2*n*e*e*e,
+		M4: max(q4-4*e*q3+6*e*e*q2-3*n*e*e*e*e, 0)}
+	if isFinite(m.M1) && isFinite(m.M2) && isFinite(m.M3) && isFinite(m.M4) {
+		return m
+	}
+	m = Moments{}
+	for _, x := range xs {
+		m.Add(x)
+	}
+	return m
+}
+
 // grandMean is p + Σ nᵢ(m1ᵢ − p)/N with p the first non-empty part's mean,
 // which keeps the sum small when all means share a large offset.
 func grandMean(parts []Moments, n int64) float64 {

@@ -424,3 +424,60 @@ func TestMomentsExtremeValuesStayValid(t *testing.T) {
 		}
 	})
 }
+
+// TestFromValuesAgreesWithAdd: FromValues is a valid state for any values,
+// the count and mean of folding them with Add (the sums too, within
+// rounding) when the values are finite, and exactly Add's state when they
+// are not.
+func TestFromValuesAgreesWithAdd(t *testing.T) {
+	pool := []float64{0, 1, -1, 2.5, 1e9 + 0.001, 1e9 - 0.003, 1e300, -1.7e308, math.MaxFloat64,
+		1e-300, math.Inf(1), math.Inf(-1), math.NaN()}
+	seeded(t, 300, func(t *testing.T, r *rand.Rand) {
+		xs := make([]float64, r.IntN(20))
+		for i := range xs {
+			xs[i] = pool[r.IntN(len(pool))]
+			if r.IntN(2) == 0 {
+				xs[i] = 1e3 * r.NormFloat64()
+			}
+		}
+		got, want := FromValues(xs), onePass(xs)
+		if err := got.Validate(); err != nil {
+			t.Fatalf("%v: %v: %v", xs, got, err)
+		}
+		if !isFinite(want.M1) || !isFinite(want.M2) || !isFinite(want.M4) {
+			if !sameMoments(got, want) {
+				t.Fatalf("%v: FromValues %v, Add %v", xs, got, want)
+			}
+			return
+		}
+		if got.N != want.N || !near(got.M1, want.M1, 1e-9) || !near(got.M2, want.M2, 1e-6) {
+			t.Fatalf("%v: FromValues %v, Add %v", xs, got, want)
+		}
+	})
+}
+
+func near(a, b, rel float64) bool {
+	return math.Abs(a-b) <= rel*math.Max(math.Max(math.Abs(a), math.Abs(b)), 1e-300)
+}
+
+// TestFromValuesOfOffsetData: on data with a large common offset the mean
+// is the correctly rounded mean, where Add's running mean drifts by several
+// ulps, and the third central sum of two values is 0, where deviations from
+// a rounded mean leave noise.
+func TestFromValuesOfOffsetData(t *testing.T) {
+	xs := make([]float64, 2000)
+	for i := range xs {
+		xs[i] = 1e9 + float64(i%13)*0.001
+	}
+	exact := new(big.Float).SetPrec(200)
+	for _, x := range xs {
+		exact.Add(exact, big.NewFloat(x))
+	}
+	want, _ := exact.Quo(exact, big.NewFloat(float64(len(xs)))).Float64()
+	if got := FromValues(xs); got.M1 != want {
+		t.Errorf("mean %v, want %v (Add: %v)", got.M1, want, onePass(xs).M1)
+	}
+	if got := FromValues([]float64{1e9 + 0.001, 1e9 + 0.01}); got.M3 != 0 {
+		t.Errorf("m3 of two values %v, want 0 (Add: %v)", got.M3, onePass([]float64{1e9 + 0.001, 1e9 + 0.01}).M3)
+	}
+}

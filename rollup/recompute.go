@@ -188,6 +188,22 @@ func scopeText(scope string, col string) (string, bool) {
 	return string(raw), true
 }
 
+// groupBound is an upper bound on the (tenant, bucket) groups of the set
+// at frame f; not known for a set of every tenant.
+func (rs rangeSet) groupBound(t *Table, f Frame) (n int64, known bool) {
+	loc, err := t.Location()
+	if !rs.scoped || err != nil {
+		return 0, false
+	}
+	if rs.uniform {
+		return int64(len(rs.values)) * countBuckets(f, item{lo: rs.lo[0], hi: rs.hi[0]}, loc), true
+	}
+	for i := range rs.lo {
+		n += countBuckets(f, item{lo: rs.lo[i], hi: rs.hi[i]}, loc)
+	}
+	return n, true
+}
+
 // single reports an all-tenant set of one range.
 func (rs rangeSet) single() bool { return !rs.scoped && len(rs.lo) == 1 }
 

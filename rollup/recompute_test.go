@@ -2,6 +2,7 @@ package rollup
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -50,6 +51,44 @@ func TestUniformSets(t *testing.T) {
 	} {
 		if got := describe(splitRanges(c.tb, c.items)); got != c.want {
 			t.Errorf("case %d: got %s, want %s", i, got, c.want)
+		}
+	}
+}
+
+// TestGroupBound: a uniform set has tenants × buckets groups, a joined set
+// the buckets of each tenant's range, a set of every tenant an unknown
+// number; and statesSource sorts the rows only when the bound is unknown or
+// over maxHashedGroups, reading a column with several state kinds once.
+func TestGroupBound(t *testing.T) {
+	tb := &Table{Name: "ticks", Schema: "public", TimeColumn: "t", ScopeColumns: []string{"sym"}, ScopeTypes: []string{"text"},
+		TimeZone: "UTC", Frames: []Frame{{Name: "1m", Seconds: 60}},
+		Columns: []Column{{Name: "price", Type: "float8", Kinds: []Kind{KindStats, KindSketch}}}}
+	m := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	mk := func(scope string, lo, hi int) item {
+		var b []byte
+		if scope != "" {
+			b = []byte(scope)
+		}
+		return item{scope: b, lo: m.Add(time.Duration(lo) * time.Minute), hi: m.Add(time.Duration(hi) * time.Minute)}
+	}
+	uniform := splitRanges(tb, []item{mk(`{"sym": "A"}`, 0, 3), mk(`{"sym": "B"}`, 0, 3)})[0]
+	joined := rangeSet{t: tb, scoped: true, scopes: []string{`{"sym": "A"}`, `{"sym": "B"}`},
+		lo: []time.Time{m, m.Add(10 * time.Minute)}, hi: []time.Time{m.Add(time.Minute), m.Add(5000 * time.Minute)}}
+	all := splitRanges(tb, []item{mk(``, 0, 3)})[0]
+	for _, c := range []struct {
+		rs     rangeSet
+		n      int64
+		known  bool
+		sorted bool
+	}{{uniform, 6, true, false}, {joined, 1 + 4990, true, true}, {all, 0, false, true}} {
+		n, known := c.rs.groupBound(tb, tb.Frames[0])
+		if n != c.n || known != c.known {
+			t.Errorf("groupBound = %d, %v; want %d, %v", n, known, c.n, c.known)
+		}
+		spec := foldSpec{cols: tb.stateColumns(0)}
+		sql, vals := statesSource(tb, 0, c.rs, !known || n > maxHashedGroups, &spec)
+		if sorted := strings.Contains(sql, "ORDER BY"); sorted != c.sorted || vals != 1 || fmt.Sprint(spec.of) != "[0 0]" {
+			t.Errorf("statesSource: sorted %v (want %v), %d values, of %v: %s", sorted, c.sorted, vals, spec.of, sql)
 		}
 	}
 }

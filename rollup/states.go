@@ -147,144 +147,69 @@ func rebuildStates(ctx context.Context, tx pgx.Tx, t *Table, level int, rs range
 	return err
 }
 
-// readStates reads the set's inputs at one level and folds them.
+// readStates reads the set's inputs at one level and folds them: unordered
+// when the set has at most maxHashedGroups buckets, else in bucket order.
 func readStates(ctx context.Context, q pgx.Tx, t *Table, level int, rs rangeSet) (*stateRows, error) {
-	cols := t.stateColumns(level)
-	rows, err := q.Query(ctx, statesSource(t, level, cols, rs), rs.args()...)
+	spec := foldSpec{nkeys: len(t.ScopeColumns), cols: t.stateColumns(level), raw: level == 0}
+	n, known := rs.groupBound(t, t.Frames[level])
+	sorted := !known || n > maxHashedGroups
+	sql, vals := statesSource(t, level, rs, sorted, &spec)
+	rows, err := q.Query(ctx, sql, rs.args()...)
 	if err != nil {
 		return nil, err
 	}
-	out, err := foldStates(rows, len(t.ScopeColumns), cols, level == 0)
+	fold := foldHashed
+	if sorted {
+		fold = foldSorted
+	}
+	spec.nvals = vals
+	out, err := fold(rows, spec)
 	if err != nil {
 		return nil, fmt.Errorf("states: %w", err)
 	}
 	return out, nil
 }
 
-// statesSource selects the set's rows in bucket order: the scope keys as
-// text, the bucket start and the inputs, raw values as float8 at the finest
-// level, the child tier's encoded states above it.
-func statesSource(t *Table, level int, cols []stateColumn, rs rangeSet) string {
+// statesSource selects the set's rows, in bucket order when sorted: the
+// scope keys as text, the bucket start and the inputs, raw values as float8
+// at the finest level (each base column once: spec.of maps the columns to
+// them), the child tier's encoded states above it. It returns the number
+// of inputs.
+func statesSource(t *Table, level int, rs rangeSet, sorted bool, spec *foldSpec) (string, int) {
 	f, rel := t.Frames[level], t.baseRelation()
 	if level > 0 {
 		rel = t.tierRelation(t.Frames[level-1])
 	}
 	ts := QuoteIdent(t.TimeColumn)
-	sel := make([]string, 0, len(t.ScopeColumns)+1+len(cols))
+	sel := make([]string, 0, len(t.ScopeColumns)+1+len(spec.cols))
 	for _, s := range t.ScopeColumns {
 		sel = append(sel, QuoteIdent(s)+`::text COLLATE "C"`) // grouped by equal text: memcmp order is enough
 	}
 	sel = append(sel, fmt.Sprintf("date_part('epoch', %s)::bigint", f.SQLBucket(ts, t.zone()))) // whole seconds: exact
-	for _, c := range cols {
+	inputs := map[string]int{}
+	spec.of = make([]int, len(spec.cols))
+	for i, c := range spec.cols {
+		expr := QuoteIdent(c.tier)
 		if level == 0 {
-			sel = append(sel, QuoteIdent(c.source)+"::float8")
-		} else {
-			sel = append(sel, QuoteIdent(c.tier))
+			expr = QuoteIdent(c.source) + "::float8"
 		}
+		j, ok := inputs[expr]
+		if !ok {
+			j = len(inputs)
+			inputs[expr] = j
+			sel = append(sel, expr)
+		}
+		spec.of[i] = j
+	}
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s IS NOT NULL", strings.Join(sel, ", "), rs.source(rel), ts)
+	if !sorted {
+		return q, len(inputs)
 	}
 	order := make([]string, len(t.ScopeColumns)+1)
 	for i := range order {
 		order[i] = fmt.Sprint(i + 1)
 	}
-	return fmt.Sprintf("SELECT %s FROM %s WHERE %s IS NOT NULL ORDER BY %s",
-		strings.Join(sel, ", "), rs.source(rel), ts, strings.Join(order, ", "))
-}
-
-// foldStates reads rows ordered by bucket and folds each bucket's inputs.
-func foldStates(rows pgx.Rows, nkeys int, cols []stateColumn, raw bool) (*stateRows, error) {
-	defer rows.Close()
-	out := &stateRows{keys: make([][]string, nkeys), states: make([][][]byte, len(cols))}
-	var cur []string
-	var b int64
-	accs := newAccumulators(cols)
-	started := false
-	for rows.Next() {
-		keys, bucket, vals, err := scanStateRow(rows, nkeys, len(cols), raw)
-		if err != nil {
-			return nil, err
-		}
-		if started && (bucket != b || !equalKeys(keys, cur)) {
-			if err := out.emit(cur, b, accs); err != nil {
-				return nil, err
-			}
-		}
-		cur, b, started = keys, bucket, true
-		if err := feed(accs, vals, raw); err != nil {
-			return nil, err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if !started {
-		return out, nil
-	}
-	return out, out.emit(cur, b, accs)
-}
-
-func newAccumulators(cols []stateColumn) []accumulator {
-	accs := make([]accumulator, len(cols))
-	for i, c := range cols {
-		accs[i] = newAccumulator(c.kind)
-	}
-	return accs
-}
-
-// scanStateRow reads one row: keys, bucket, then a value per column (float8
-// or bytea; nil for NULL).
-func scanStateRow(rows pgx.Rows, nkeys, ncols int, raw bool) ([]string, int64, []any, error) {
-	keys := make([]string, nkeys)
-	vals := make([]any, ncols)
-	dest := make([]any, 0, nkeys+1+ncols)
-	for i := range keys {
-		dest = append(dest, &keys[i])
-	}
-	var bucket int64
-	dest = append(dest, &bucket)
-	for i := range vals {
-		if raw {
-			vals[i] = new(*float64)
-		} else {
-			vals[i] = new([]byte)
-		}
-		dest = append(dest, vals[i])
-	}
-	return keys, bucket, vals, rows.Scan(dest...)
-}
-
-// feed adds one row's inputs; NULLs are skipped as SQL aggregates skip them.
-func feed(accs []accumulator, vals []any, raw bool) error {
-	for i, v := range vals {
-		var err error
-		if raw {
-			if x := *v.(**float64); x != nil {
-				err = accs[i].add(*x)
-			}
-		} else if b := *v.(*[]byte); b != nil {
-			err = accs[i].merge(b)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// emit appends one finished bucket and resets the accumulators.
-func (o *stateRows) emit(keys []string, bucket int64, accs []accumulator) error {
-	for i, k := range keys {
-		o.keys[i] = append(o.keys[i], k)
-	}
-	o.bucket = append(o.bucket, bucket)
-	for i, a := range accs {
-		b, err := a.encode()
-		if err != nil {
-			return err
-		}
-		o.states[i] = append(o.states[i], b)
-		a.reset()
-	}
-	return nil
+	return q + " ORDER BY " + strings.Join(order, ", "), len(inputs)
 }
 
 // args are the UPDATE's arguments: stats columns as the text of their
@@ -307,18 +232,6 @@ func (o *stateRows) args(cols []stateColumn) []any {
 		args = append(args, texts)
 	}
 	return args
-}
-
-func equalKeys(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // statesUpdate writes the states of many buckets with one UPDATE over

@@ -2,6 +2,7 @@ package rollup
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"testing"
 
@@ -69,7 +70,7 @@ func (r *stateRowsFake) Scan(dest ...any) error {
 	return nil
 }
 
-// Each bucket's state is built from its own rows only, though foldStates
+// Each bucket's state is built from its own rows only, though foldSorted
 // reuses one accumulator per column across buckets; a NaN in one bucket
 // marks that bucket alone.
 func TestFoldStatesBucketsApart(t *testing.T) {
@@ -99,7 +100,7 @@ func TestFoldStatesBucketsApart(t *testing.T) {
 			}
 			want = append(want, b)
 		}
-		out, err := foldStates(fake, 1, []stateColumn{{kind: k}}, true)
+		out, err := foldSorted(fake, foldSpec{nkeys: 1, nvals: 1, cols: []stateColumn{{kind: k}}, of: []int{0}, raw: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,5 +113,53 @@ func TestFoldStatesBucketsApart(t *testing.T) {
 					out.keys[0][i], out.bucket[i], out.states[0][i], g.key, g.bucket, want[i])
 			}
 		}
+	}
+}
+
+// foldHashed, given the rows of TestFoldStatesBucketsApart's buckets
+// interleaved (each bucket's own rows in order), builds the same states as
+// foldSorted does from them in bucket order, for every column that reads
+// the one value.
+func TestFoldHashedMatchesSorted(t *testing.T) {
+	var sorted stateRowsFake
+	for g, key := range []string{"a", "b", "c"} {
+		for _, bucket := range []int64{0, 60} {
+			for i := range 5 + g {
+				x := float64(i*i) + float64(bucket)/7
+				sorted.rows = append(sorted.rows, stateRowFake{key: key, bucket: bucket, x: &x})
+			}
+		}
+	}
+	var shuffled stateRowsFake // round robin over the six buckets
+	for i := 0; len(shuffled.rows) < len(sorted.rows); i++ {
+		for start := 0; start < len(sorted.rows); {
+			end := start
+			for end < len(sorted.rows) && sorted.rows[end].key == sorted.rows[start].key && sorted.rows[end].bucket == sorted.rows[start].bucket {
+				end++
+			}
+			if start+i < end {
+				shuffled.rows = append(shuffled.rows, sorted.rows[start+i])
+			}
+			start = end
+		}
+	}
+	spec := foldSpec{nkeys: 1, nvals: 1, cols: []stateColumn{{kind: KindSketch}, {kind: KindTDigest}, {kind: KindStats}}, of: []int{0, 0, 0}, raw: true}
+	want, err := foldSorted(&sorted, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := foldHashed(&shuffled, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byGroup := func(o *stateRows) map[string]string {
+		m := map[string]string{}
+		for i := range o.bucket {
+			m[fmt.Sprint(o.keys[0][i], o.bucket[i])] = fmt.Sprintf("%x %x %s", o.states[0][i], o.states[1][i], o.states[2][i])
+		}
+		return m
+	}
+	if g, w := byGroup(got), byGroup(want); len(w) != 6 || fmt.Sprint(g) != fmt.Sprint(w) {
+		t.Errorf("hashed fold:\n%v\nsorted fold:\n%v", g, w)
 	}
 }

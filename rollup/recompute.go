@@ -19,9 +19,8 @@ import (
 // whole.
 func recompute(ctx context.Context, tx pgx.Tx, t *Table, items []item, loc *time.Location, side *aside) error {
 	for level, f := range t.Frames {
-		sqlT := t.sqlPart(level)
 		for _, rs := range splitRanges(t, expandItems(items, f, loc)) {
-			if err := rebuild(ctx, tx, t, sqlT, level, rs, side); err != nil {
+			if err := rebuild(ctx, tx, t, t.sqlPart(t.foldsStats(level, rs)), level, rs, side); err != nil {
 				return fmt.Errorf("recompute %s: %w", t.TierName(f), err)
 			}
 		}
@@ -204,6 +203,13 @@ func (rs rangeSet) groupBound(t *Table, f Frame) (n int64, known bool) {
 	return n, true
 }
 
+// sortedFold reports whether the set's states at frame f are read in
+// bucket order: unless it is known to have at most maxHashedGroups groups.
+func (rs rangeSet) sortedFold(t *Table, f Frame) bool {
+	n, known := rs.groupBound(t, f)
+	return !known || n > maxHashedGroups
+}
+
 // single reports an all-tenant set of one range.
 func (rs rangeSet) single() bool { return !rs.scoped && len(rs.lo) == 1 }
 
@@ -297,9 +303,9 @@ func expandItems(items []item, f Frame, loc *time.Location) []item {
 	return mergeItems(out)
 }
 
-// sqlPart is t without the kinds rebuildStates computes at level (goKinds):
-// the SQL path fills every other column, and rebuildStates the rest.
-func (t *Table) sqlPart(level int) *Table {
+// sqlPart is t without the kinds rebuildStates computes (goKinds): the SQL
+// path fills every other column, and rebuildStates the rest.
+func (t *Table) sqlPart(goStats bool) *Table {
 	if t.SQLPath() {
 		return t
 	}
@@ -308,7 +314,7 @@ func (t *Table) sqlPart(level int) *Table {
 	for _, col := range t.Columns {
 		var kinds []Kind
 		for _, k := range col.Kinds {
-			if !goKinds(level, k) {
+			if !goKinds(goStats, k) {
 				kinds = append(kinds, k)
 			}
 		}

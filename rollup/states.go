@@ -18,10 +18,13 @@ import (
 // column, and writes them into those rows with one UPDATE.
 //
 // A table with such columns also has the finest tier's stats folded here
-// (stats.Moments, Welford), since the fold reads every raw value anyway:
-// the SQL path would need a window over the bucket for its pivot, which
-// sorts the rows and was a third of the INSERT of one busy minute. Coarser
-// tiers merge stats in SQL, from few rows.
+// (stats.FromValues) when the set has few buckets (foldsStats), since the
+// fold reads every raw value anyway: the SQL path needs a window over the
+// bucket for its pivot, which sorts the rows and was a third of the INSERT
+// of one busy minute under steady ingest. A set of many buckets (a
+// backfill) keeps them in the INSERT: writing them with the UPDATE as
+// well made that UPDATE of a million rows 50% slower, more than the
+// window costs. Coarser tiers merge stats in SQL, from few rows.
 
 // stateColumn is one column of a tier that rebuildStates fills.
 type stateColumn struct {
@@ -30,16 +33,22 @@ type stateColumn struct {
 	kind   Kind
 }
 
-// goKinds reports the kinds rebuildStates computes at a level of a table
-// that has sketch or tdigest columns.
-func goKinds(level int, k Kind) bool {
-	return k == KindSketch || k == KindTDigest || (level == 0 && k == KindStats)
+// goKinds reports the kinds rebuildStates computes for a table that has
+// sketch or tdigest columns: those, and stats when goStats.
+func goKinds(goStats bool, k Kind) bool {
+	return k == KindSketch || k == KindTDigest || (goStats && k == KindStats)
 }
 
-func (t *Table) stateColumns(level int) []stateColumn {
+// foldsStats reports whether rebuildStates computes the stats of the set
+// at level: at the finest level, for a set folded unordered.
+func (t *Table) foldsStats(level int, rs rangeSet) bool {
+	return level == 0 && !rs.sortedFold(t, t.Frames[level])
+}
+
+func (t *Table) stateColumns(goStats bool) []stateColumn {
 	var out []stateColumn
 	for _, c := range t.TierColumns() {
-		if c.Kind != "" && goKinds(level, c.Kind) {
+		if c.Kind != "" && goKinds(goStats, c.Kind) {
 			out = append(out, stateColumn{tier: c.Name, source: c.Source, kind: c.Kind})
 		}
 	}
@@ -106,8 +115,8 @@ func (a *stateAcc) encode() ([]byte, error) {
 
 // momentsAcc builds the finest tier's stats: it keeps the bucket's values
 // and computes their moments in two passes (stats.FromValues), as the SQL
-// path does; encode gives the text of spiral.moments, (0,0,0,0,0) for a
-// bucket without values. Coarser tiers merge stats in SQL, so merge is
+// path does; encode gives their binary form, the zero state for a bucket
+// without values (stored as (0,0,0,0,0), as the SQL path does). Coarser tiers merge stats in SQL, so merge is
 // never called.
 type momentsAcc struct{ xs []float64 }
 
@@ -118,7 +127,7 @@ func (a *momentsAcc) merge([]byte) error {
 	return errors.New("rollup: stats of coarser tiers are merged in SQL, not folded")
 }
 
-func (a *momentsAcc) encode() ([]byte, error) { return stats.FromValues(a.xs).MarshalText() }
+func (a *momentsAcc) encode() ([]byte, error) { return stats.FromValues(a.xs).MarshalBinary() }
 
 // stateRows collects the states of each bucket, keyed as the UPDATE needs.
 type stateRows struct {
@@ -142,17 +151,20 @@ func rebuildStates(ctx context.Context, tx pgx.Tx, t *Table, level int, rs range
 	if err != nil || len(out.bucket) == 0 {
 		return err
 	}
-	cols := t.stateColumns(level)
-	_, err = tx.Exec(ctx, statesUpdate(t, t.Frames[level], cols), out.args(cols)...)
+	cols := t.stateColumns(t.foldsStats(level, rs))
+	args, err := out.args(cols)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, statesUpdate(t, t.Frames[level], cols), args...)
 	return err
 }
 
 // readStates reads the set's inputs at one level and folds them: unordered
 // when the set has at most maxHashedGroups buckets, else in bucket order.
 func readStates(ctx context.Context, q pgx.Tx, t *Table, level int, rs rangeSet) (*stateRows, error) {
-	spec := foldSpec{nkeys: len(t.ScopeColumns), cols: t.stateColumns(level), raw: level == 0}
-	n, known := rs.groupBound(t, t.Frames[level])
-	sorted := !known || n > maxHashedGroups
+	spec := foldSpec{nkeys: len(t.ScopeColumns), cols: t.stateColumns(t.foldsStats(level, rs)), raw: level == 0}
+	sorted := rs.sortedFold(t, t.Frames[level])
 	sql, vals := statesSource(t, level, rs, sorted, &spec)
 	rows, err := q.Query(ctx, sql, rs.args()...)
 	if err != nil {
@@ -212,9 +224,10 @@ func statesSource(t *Table, level int, rs rangeSet, sorted bool, spec *foldSpec)
 	return q + " ORDER BY " + strings.Join(order, ", "), len(inputs)
 }
 
-// args are the UPDATE's arguments: stats columns as the text of their
-// composite, the others as bytea.
-func (o *stateRows) args(cols []stateColumn) []any {
+// args are the UPDATE's arguments: a stats column as five arrays (n and
+// m1..m4, which the UPDATE builds its composite from: parsing the
+// composite's text costs a microsecond a row), any other as bytea.
+func (o *stateRows) args(cols []stateColumn) ([]any, error) {
 	args := make([]any, 0, len(o.keys)+1+len(o.states))
 	for _, k := range o.keys {
 		args = append(args, k)
@@ -225,38 +238,45 @@ func (o *stateRows) args(cols []stateColumn) []any {
 			args = append(args, s)
 			continue
 		}
-		texts := make([]string, len(s))
-		for j, b := range s {
-			texts[j] = string(b)
+		ns, ms := make([]int64, len(s)), [4][]float64{}
+		for j := range ms {
+			ms[j] = make([]float64, len(s))
 		}
-		args = append(args, texts)
+		for j, b := range s {
+			var m stats.Moments
+			if err := m.UnmarshalBinary(b); err != nil {
+				return nil, err
+			}
+			ns[j], ms[0][j], ms[1][j], ms[2][j], ms[3][j] = m.N, m.M1, m.M2, m.M3, m.M4
+		}
+		args = append(args, ns, ms[0], ms[1], ms[2], ms[3])
 	}
-	return args
+	return args, nil
 }
 
 // statesUpdate writes the states of many buckets with one UPDATE over
 // unnest()ed arrays: $1..$k scope keys (text[]), $k+1 buckets (int8[]),
-// then one array per state column: bytea[], or text[] of spiral.moments
-// for stats.
+// then per state column one bytea[], or for stats int8[] and four
+// float8[] of spiral.moments' fields.
 func statesUpdate(t *Table, f Frame, cols []stateColumn) string {
-	n := len(t.ScopeColumns)
 	var arrays, names, sets, conds []string
-	for i, s := range t.ScopeColumns {
-		arrays = append(arrays, fmt.Sprintf("$%d::text[]", i+1))
-		names = append(names, fmt.Sprintf("k%d", i+1))
-		conds = append(conds, fmt.Sprintf("tier.%s = u.k%d::%s", QuoteIdent(s), i+1, t.scopeType(i)))
+	param := func(typ string) string {
+		arrays = append(arrays, fmt.Sprintf("$%d::%s[]", len(arrays)+1, typ))
+		names = append(names, fmt.Sprintf("u%d", len(arrays)))
+		return "u." + names[len(names)-1]
 	}
-	arrays = append(arrays, fmt.Sprintf("$%d::int8[]", n+1))
-	names = append(names, "b")
-	conds = append(conds, fmt.Sprintf("tier.%s = to_timestamp(u.b)", QuoteIdent(t.TimeColumn)))
-	for j, c := range cols {
-		typ, cast := "bytea", ""
+	for i, s := range t.ScopeColumns {
+		conds = append(conds, fmt.Sprintf("tier.%s = %s::%s", QuoteIdent(s), param("text"), t.scopeType(i)))
+	}
+	conds = append(conds, fmt.Sprintf("tier.%s = to_timestamp(%s)", QuoteIdent(t.TimeColumn), param("int8")))
+	for _, c := range cols {
+		var v string
 		if c.kind == KindStats {
-			typ, cast = "text", "::"+MomentsType
+			v = fmt.Sprintf("ROW(%s, %s, %s, %s, %s)::%s", param("int8"), param("float8"), param("float8"), param("float8"), param("float8"), MomentsType)
+		} else {
+			v = param("bytea")
 		}
-		arrays = append(arrays, fmt.Sprintf("$%d::%s[]", n+2+j, typ))
-		names = append(names, fmt.Sprintf("v%d", j+1))
-		sets = append(sets, fmt.Sprintf("%s = u.v%d%s", QuoteIdent(c.tier), j+1, cast))
+		sets = append(sets, fmt.Sprintf("%s = %s", QuoteIdent(c.tier), v))
 	}
 	return fmt.Sprintf("UPDATE %s AS tier SET %s FROM unnest(%s) AS u(%s) WHERE %s",
 		t.tierRelation(f), strings.Join(sets, ", "), strings.Join(arrays, ", "), strings.Join(names, ", "), strings.Join(conds, " AND "))

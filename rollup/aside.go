@@ -10,8 +10,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// The finest tier's sketch, t-digest and stats states are folded in Go
-// from the same raw rows PostgreSQL aggregates into the tier. An aside is a second
+// The finest tier's sketch and t-digest states (and, for sets of few
+// buckets, its stats: foldsStats) are folded in Go from the same raw rows
+// PostgreSQL aggregates into the tier. An aside is a second
 // connection that reads those rows under the batch's own snapshot
 // (pg_export_snapshot / SET TRANSACTION SNAPSHOT), so the fold runs while
 // PostgreSQL runs the INSERT, instead of after it: the batch takes about

@@ -190,9 +190,15 @@ func scopeText(scope string, col string) (string, bool) {
 // groupBound is an upper bound on the (tenant, bucket) groups of the set
 // at frame f; not known for a set of every tenant.
 func (rs rangeSet) groupBound(t *Table, f Frame) (n int64, known bool) {
-	loc, err := t.Location()
-	if !rs.scoped || err != nil {
+	if !rs.scoped {
 		return 0, false
+	}
+	loc := time.UTC // fixed frames count seconds; only calendar ones need the zone
+	if f.Calendar() {
+		var err error
+		if loc, err = t.Location(); err != nil {
+			return 0, false
+		}
 	}
 	if rs.uniform {
 		return int64(len(rs.values)) * countBuckets(f, item{lo: rs.lo[0], hi: rs.hi[0]}, loc), true

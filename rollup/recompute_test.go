@@ -87,13 +87,13 @@ func TestGroupBound(t *testing.T) {
 			t.Errorf("groupBound = %d, %v; want %d, %v", n, known, c.n, c.known)
 		}
 		spec := foldSpec{cols: tb.stateColumns(tb.foldsStats(0, c.rs))}
-		sql, vals := statesSource(tb, 0, c.rs, c.rs.sortedFold(tb, tb.Frames[0]), &spec)
+		sql := statesSource(tb, 0, c.rs, c.rs.sortedFold(tb, tb.Frames[0]), &spec)
 		of := "[0 0]" // stats and sketch read price once
 		if c.sorted {
 			of = "[0]" // sketch only: the INSERT computes the stats
 		}
-		if sorted := strings.Contains(sql, "ORDER BY"); sorted != c.sorted || vals != 1 || fmt.Sprint(spec.of) != of {
-			t.Errorf("statesSource: sorted %v (want %v), %d values, of %v: %s", sorted, c.sorted, vals, spec.of, sql)
+		if sorted := strings.Contains(sql, "ORDER BY"); sorted != c.sorted || spec.nvals != 1 || fmt.Sprint(spec.of) != of {
+			t.Errorf("statesSource: sorted %v (want %v), %d values, of %v: %s", sorted, c.sorted, spec.nvals, spec.of, sql)
 		}
 	}
 }

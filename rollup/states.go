@@ -165,7 +165,7 @@ func rebuildStates(ctx context.Context, tx pgx.Tx, t *Table, level int, rs range
 func readStates(ctx context.Context, q pgx.Tx, t *Table, level int, rs rangeSet) (*stateRows, error) {
 	spec := foldSpec{nkeys: len(t.ScopeColumns), cols: t.stateColumns(t.foldsStats(level, rs)), raw: level == 0}
 	sorted := rs.sortedFold(t, t.Frames[level])
-	sql, vals := statesSource(t, level, rs, sorted, &spec)
+	sql := statesSource(t, level, rs, sorted, &spec)
 	rows, err := q.Query(ctx, sql, rs.args()...)
 	if err != nil {
 		return nil, err
@@ -174,7 +174,6 @@ func readStates(ctx context.Context, q pgx.Tx, t *Table, level int, rs rangeSet)
 	if sorted {
 		fold = foldSorted
 	}
-	spec.nvals = vals
 	out, err := fold(rows, spec)
 	if err != nil {
 		return nil, fmt.Errorf("states: %w", err)
@@ -185,9 +184,9 @@ func readStates(ctx context.Context, q pgx.Tx, t *Table, level int, rs rangeSet)
 // statesSource selects the set's rows, in bucket order when sorted: the
 // scope keys as text, the bucket start and the inputs, raw values as float8
 // at the finest level (each base column once: spec.of maps the columns to
-// them), the child tier's encoded states above it. It returns the number
-// of inputs.
-func statesSource(t *Table, level int, rs rangeSet, sorted bool, spec *foldSpec) (string, int) {
+// them), the child tier's encoded states above it. It fills in spec's
+// inputs: their number and which one each column folds.
+func statesSource(t *Table, level int, rs rangeSet, sorted bool, spec *foldSpec) string {
 	f, rel := t.Frames[level], t.baseRelation()
 	if level > 0 {
 		rel = t.tierRelation(t.Frames[level-1])
@@ -213,15 +212,16 @@ func statesSource(t *Table, level int, rs rangeSet, sorted bool, spec *foldSpec)
 		}
 		spec.of[i] = j
 	}
+	spec.nvals = len(inputs)
 	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s IS NOT NULL", strings.Join(sel, ", "), rs.source(rel), ts)
 	if !sorted {
-		return q, len(inputs)
+		return q
 	}
 	order := make([]string, len(t.ScopeColumns)+1)
 	for i := range order {
 		order[i] = fmt.Sprint(i + 1)
 	}
-	return q + " ORDER BY " + strings.Join(order, ", "), len(inputs)
+	return q + " ORDER BY " + strings.Join(order, ", ")
 }
 
 // args are the UPDATE's arguments: a stats column as five arrays (n and

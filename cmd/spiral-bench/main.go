@@ -21,7 +21,8 @@ import (
 const usage = `spiral-bench: spiral's benchmarks, each reporting ratios measured in one run
 
 Usage:
-  spiral-bench proxy [flags]     pgbench -S direct, through PgBouncer and through spiral
+  spiral-bench proxy [flags]     pgbench -S direct, through PgBouncer, through spiral and
+                                 through a bare Go TCP relay
   spiral-bench stats             the stats package's sketches and moments
   spiral-bench ingest [flags]    insert throughput, tracked vs untracked table
   spiral-bench backfill [flags]  refresh into empty tiers vs INSERT ... SELECT ... GROUP BY
@@ -31,7 +32,8 @@ Usage:
                                  p50/p95/p99 per tenant and day: exact, approximate
                                  through spiral, the tdigest extension; speed and error
 
-Run 'spiral-bench BENCHMARK -h' for its flags.
+Run 'spiral-bench BENCHMARK -h' for its flags. 'spiral-bench relay' runs the
+proxy benchmark's Go relay by itself.
 `
 
 func main() {
@@ -57,6 +59,8 @@ func run(args []string) int {
 	switch args[0] {
 	case "proxy":
 		err = runProxy(ctx, args[1:])
+	case "relay":
+		err = runRelay(ctx, args[1:])
 	case "stats":
 		err = bench.Stats(ctx, os.Stdout)
 	case "ingest":
@@ -121,6 +125,16 @@ func runProxy(ctx context.Context, args []string) error {
 	}
 	o.Log = os.Stderr
 	return bench.Proxy(ctx, os.Stdout, o)
+}
+
+func runRelay(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("spiral-bench relay", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:6433", "address to accept connections on")
+	upstream := fs.String("upstream", "127.0.0.1:5432", "host:port every connection is relayed to")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	return bench.Relay(ctx, *listen, *upstream)
 }
 
 // parse parses flags and refuses positional arguments.

@@ -61,8 +61,8 @@ func (o ProxyOptions) Validate() error {
 }
 
 // Proxy measures pass-through overhead: pgbench -S straight at a
-// throw-away PostgreSQL, through PgBouncer (session pooling) and through
-// spiral, interleaved in one run, and writes a table of TPS, latency and
+// throw-away PostgreSQL, through PgBouncer (session pooling), through
+// spiral and through a bare Go relay (see Relay), interleaved in one run, and writes a table of TPS, latency and
 // ratios to w. Everything it starts is stopped before it returns, also
 // when ctx ends.
 func Proxy(ctx context.Context, w io.Writer, opts ProxyOptions) (err error) {
@@ -95,6 +95,7 @@ type proxyEnv struct {
 	cluster    *pgcluster.Cluster
 	bouncer    *daemon
 	spiral     *daemon
+	relay      *daemon
 	ports      [numTargets]int
 	versions   runInfo
 	bouncerDir string // PgBouncer's own temporary directory
@@ -135,6 +136,11 @@ func startProxyEnv(ctx context.Context, tmp string, opts ProxyOptions) (env *pro
 		return env, err
 	}
 	env.ports[viaSpiral] = env.spiral.port
+	fmt.Fprintln(opts.Log, "bench: starting go-relay")
+	if env.relay, err = startRelay(ctx, tmp, env.cluster.Port(), benchDB); err != nil {
+		return env, err
+	}
+	env.ports[viaRelay] = env.relay.port
 	env.versions.spiral, env.versions.binary = spiralVersion, spiralBin
 	env.versions.pgbench = pgbenchVersion(ctx, env.pgbench)
 	return env, nil
@@ -192,6 +198,9 @@ func serverVersion(ctx context.Context, dsn string) (string, error) {
 // PgBouncer's directory. It is safe on a partly started environment.
 func (e *proxyEnv) stop() error {
 	var errs []error
+	if e.relay != nil {
+		errs = append(errs, e.relay.stop(syscall.SIGTERM))
+	}
 	if e.spiral != nil {
 		errs = append(errs, e.spiral.stop(syscall.SIGTERM))
 	}
@@ -251,6 +260,8 @@ func (e *proxyEnv) logOf(target int) string {
 		d = e.bouncer
 	case viaSpiral:
 		d = e.spiral
+	case viaRelay:
+		d = e.relay
 	default:
 		return ""
 	}
@@ -262,5 +273,6 @@ func (e *proxyEnv) info(opts ProxyOptions) runInfo {
 	info := e.versions
 	info.duration, info.rounds, info.scale = opts.Duration, opts.Rounds, opts.Scale
 	info.cpus = runtime.NumCPU()
+	info.goVersion = runtime.Version()
 	return info
 }

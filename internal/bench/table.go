@@ -14,10 +14,11 @@ const (
 	direct = iota
 	viaPgBouncer
 	viaSpiral
+	viaRelay
 	numTargets
 )
 
-var targetNames = [numTargets]string{"direct", "pgbouncer", "spiral"}
+var targetNames = [numTargets]string{"direct", "pgbouncer", "spiral", "go-relay"}
 
 // targetClients is the client count the target figure is stated for.
 const targetClients = 8
@@ -87,6 +88,7 @@ type runInfo struct {
 	pgbench        string
 	pgbouncer      string
 	spiral, binary string
+	goVersion      string // of this binary, which runs the go-relay
 }
 
 // writeTable prints the medians over rounds, one row per cell, and how the
@@ -94,16 +96,17 @@ type runInfo struct {
 func writeTable(w io.Writer, info runInfo, cells []cell, s samples) error {
 	fmt.Fprintf(w, "pgbench -S (select-only), %s per cell, median of %d rounds, scale %d, -j min(clients,2), one connection per client\n",
 		info.duration, info.rounds, info.scale)
-	fmt.Fprintf(w, "PostgreSQL %s; %s; %s (pool_mode=session, pool %d); spiral %s (%s); %d CPUs shared by all\n\n",
+	fmt.Fprintf(w, "PostgreSQL %s; %s; %s (pool_mode=session, pool %d); spiral %s (%s); %d CPUs shared by all\n",
 		info.postgres, info.pgbench, info.pgbouncer, pgbouncerPool, info.spiral, info.binary, info.cpus)
+	fmt.Fprintf(w, "go-relay: a bare Go TCP relay (io.Copy both ways, no protocol decoding), %s\n\n", info.goVersion)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tclients\tdirect tps\tpgbouncer tps\tspiral tps\tdirect ms\tpgbouncer ms\tspiral ms\tspiral/pgbouncer\tspiral/direct\tspiral/pgbouncer by round\t")
+	fmt.Fprintln(tw, "mode\tclients\tdirect tps\tpgbouncer tps\tspiral tps\tgo-relay tps\tdirect ms\tpgbouncer ms\tspiral ms\tspiral/pgbouncer\tspiral/direct\tspiral/go-relay\tspiral/pgbouncer by round\t")
 	for _, c := range cells {
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%.2fx\t%.2fx\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%.2fx\t%.2fx\t%.2fx\t%s\t\n",
 			c.mode, c.clients,
-			s.tps(c, direct), s.tps(c, viaPgBouncer), s.tps(c, viaSpiral),
+			s.tps(c, direct), s.tps(c, viaPgBouncer), s.tps(c, viaSpiral), s.tps(c, viaRelay),
 			s.latency(c, direct), s.latency(c, viaPgBouncer), s.latency(c, viaSpiral),
-			s.ratio(c, viaSpiral, viaPgBouncer), s.ratio(c, viaSpiral, direct),
+			s.ratio(c, viaSpiral, viaPgBouncer), s.ratio(c, viaSpiral, direct), s.ratio(c, viaSpiral, viaRelay),
 			formatRatios(s.roundRatios(c, viaSpiral, viaPgBouncer)))
 	}
 	if err := tw.Flush(); err != nil {

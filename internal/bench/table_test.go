@@ -34,7 +34,7 @@ func TestMedian(t *testing.T) {
 func TestWriteTable(t *testing.T) {
 	s := samples{}
 	c := cell{"simple", targetClients}
-	for round, tps := range [][numTargets]float64{{300, 100, 90}, {330, 110, 121}, {270, 90, 99}} {
+	for round, tps := range [][numTargets]float64{{300, 100, 90, 95}, {330, 110, 121, 110}, {270, 90, 99, 99}} {
 		for target, x := range tps {
 			s.add(c, target, pgbenchResult{tps: x, latencyMS: float64(round + 1)})
 		}
@@ -47,7 +47,10 @@ func TestWriteTable(t *testing.T) {
 	if err := writeTable(&buf, info, []cell{c}, s); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"0.99x", "0.90 1.10 1.10", "simple 0.990x MISSED"} {
+	if got := s.ratio(c, viaSpiral, viaRelay); got != 1 {
+		t.Errorf("spiral/go-relay = %v, want 1", got)
+	}
+	for _, want := range []string{"0.99x", "1.00x", "0.90 1.10 1.10", "simple 0.990x MISSED"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, buf.String())
 		}

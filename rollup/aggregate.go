@@ -130,12 +130,15 @@ func (t *Table) mustSQLPath() {
 
 // timeKeys are the src items of the time keys open and close need, of time
 // column ts: _k (numeric epoch) for integer and numeric ohlc columns, _kf
-// (float8 epoch) for float ones.
+// (float8 epoch) for float ones unless Go folds their open and close.
 func (t *Table) timeKeys(ts string) []string {
 	var exact, float bool
 	for _, c := range t.Columns {
 		if containsKind(c.Kinds, KindOHLC) || containsKind(c.Kinds, KindOHLCV) {
 			f := isFloat(c.Type)
+			if f && t.goOpenClose {
+				continue
+			}
 			exact, float = exact || !f, float || f
 		}
 	}

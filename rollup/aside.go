@@ -11,7 +11,7 @@ import (
 )
 
 // The finest tier's sketch and t-digest states (and, for sets of few
-// buckets, its stats: foldsStats) are folded in Go from the same raw rows
+// buckets, its stats and float open/close: goFinest) are folded in Go from the same raw rows
 // PostgreSQL aggregates into the tier. An aside is a second
 // connection that reads those rows under the batch's own snapshot
 // (pg_export_snapshot / SET TRANSACTION SNAPSHOT), so the fold runs while

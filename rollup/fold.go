@@ -17,14 +17,14 @@ import (
 // read unordered: each group holds its accumulators until the read ends.
 const maxHashedGroups = 4096
 
-// foldSpec describes the rows: nkeys scope keys, the bucket, then nvals
-// values, raw float8 or child states (bytea); column i of cols folds
-// value of[i].
+// foldSpec describes the rows: nkeys scope keys, the bucket, the time key
+// (float8) when timeKey, then nvals values, raw float8 or child states
+// (bytea); column i of cols folds value of[i].
 type foldSpec struct {
 	nkeys, nvals int
 	cols         []stateColumn
 	of           []int
-	raw          bool
+	raw, timeKey bool
 }
 
 func (s foldSpec) newRows() *stateRows {
@@ -34,7 +34,7 @@ func (s foldSpec) newRows() *stateRows {
 func (s foldSpec) newAccumulators() []accumulator {
 	accs := make([]accumulator, len(s.cols))
 	for i, c := range s.cols {
-		accs[i] = newAccumulator(c.kind)
+		accs[i] = newAccumulator(c)
 	}
 	return accs
 }
@@ -49,7 +49,7 @@ func foldSorted(rows pgx.Rows, s foldSpec) (*stateRows, error) {
 	accs := s.newAccumulators()
 	started := false
 	for rows.Next() {
-		keys, bucket, vals, err := scanStateRow(rows, s.nkeys, s.nvals, s.raw)
+		keys, bucket, key, vals, err := s.scan(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -59,7 +59,7 @@ func foldSorted(rows pgx.Rows, s foldSpec) (*stateRows, error) {
 			}
 		}
 		cur, b, started = keys, bucket, true
-		if err := s.feed(accs, vals); err != nil {
+		if err := s.feed(accs, key, vals); err != nil {
 			return nil, err
 		}
 	}
@@ -86,7 +86,7 @@ func foldHashed(rows pgx.Rows, s foldSpec) (*stateRows, error) {
 	index := map[string]*group{}
 	var id []byte
 	for rows.Next() {
-		keys, bucket, vals, err := scanStateRow(rows, s.nkeys, s.nvals, s.raw)
+		keys, bucket, key, vals, err := s.scan(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -97,7 +97,7 @@ func foldHashed(rows pgx.Rows, s foldSpec) (*stateRows, error) {
 			index[string(id)] = g
 			groups = append(groups, g)
 		}
-		if err := s.feed(g.accs, vals); err != nil {
+		if err := s.feed(g.accs, key, vals); err != nil {
 			return nil, err
 		}
 	}
@@ -122,36 +122,40 @@ func groupID(b []byte, keys []string, bucket int64) []byte {
 	return binary.BigEndian.AppendUint64(b, uint64(bucket))
 }
 
-// scanStateRow reads one row: keys, bucket, then nvals values (float8 or
-// bytea; nil for NULL).
-func scanStateRow(rows pgx.Rows, nkeys, nvals int, raw bool) ([]string, int64, []any, error) {
-	keys := make([]string, nkeys)
-	vals := make([]any, nvals)
-	dest := make([]any, 0, nkeys+1+nvals)
+// scan reads one row: keys, bucket, time key (0 without one), then nvals
+// values (float8 or bytea; nil for NULL).
+func (s foldSpec) scan(rows pgx.Rows) ([]string, int64, float64, []any, error) {
+	keys := make([]string, s.nkeys)
+	vals := make([]any, s.nvals)
+	dest := make([]any, 0, s.nkeys+2+s.nvals)
 	for i := range keys {
 		dest = append(dest, &keys[i])
 	}
 	var bucket int64
+	var key float64
 	dest = append(dest, &bucket)
+	if s.timeKey {
+		dest = append(dest, &key)
+	}
 	for i := range vals {
-		if raw {
+		if s.raw {
 			vals[i] = new(*float64)
 		} else {
 			vals[i] = new([]byte)
 		}
 		dest = append(dest, vals[i])
 	}
-	return keys, bucket, vals, rows.Scan(dest...)
+	return keys, bucket, key, vals, rows.Scan(dest...)
 }
 
 // feed adds one row's inputs; NULLs are skipped as SQL aggregates skip them.
-func (s foldSpec) feed(accs []accumulator, vals []any) error {
+func (s foldSpec) feed(accs []accumulator, key float64, vals []any) error {
 	for i, a := range accs {
 		v := vals[s.of[i]]
 		var err error
 		if s.raw {
 			if x := *v.(**float64); x != nil {
-				err = a.add(*x)
+				err = a.add(key, *x)
 			}
 		} else if b := *v.(*[]byte); b != nil {
 			err = a.merge(b)

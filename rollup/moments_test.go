@@ -10,16 +10,17 @@ import (
 	"spiral/internal/pgtest"
 )
 
-// TestFoldedMomentsMatchSQL: the finest tier's stats of a table with
-// sketch columns, folded in Go (a set of few buckets), equal what the SQL path stores for the
-// same rows (1e-9 relative), for ordinary data, data with a large common
-// offset, NULLs, an all-NULL bucket and non-finite values; and the tier
-// above, merged in SQL from them, does too.
+// TestFoldedMomentsMatchSQL: the finest tier's stats and float open/close
+// of a table with sketch columns, folded in Go (a set of few buckets),
+// equal what the SQL path stores for the same rows (stats 1e-9 relative,
+// open/close exactly), for ordinary data, data with a large common offset,
+// NULLs, an all-NULL bucket, non-finite values and rows sharing a time;
+// and the tier above, merged in SQL from them, does too.
 func TestFoldedMomentsMatchSQL(t *testing.T) {
 	ctx := context.Background()
 	dsn := pgtest.NewDB(t)
 	pgtest.Exec(t, dsn, `CREATE SCHEMA spiral; CREATE TYPE spiral.moments AS (n bigint, m1 float8, m2 float8, m3 float8, m4 float8)`)
-	pgtest.Exec(t, dsn, `CREATE TABLE viago (t timestamptz NOT NULL, sym int NOT NULL, price float8)`)
+	pgtest.Exec(t, dsn, `CREATE TABLE viago (t timestamptz NOT NULL, sym int NOT NULL, price float8, p4 float4)`)
 	pgtest.Exec(t, dsn, `INSERT INTO viago SELECT '2024-01-01'::timestamptz + i * interval '7 seconds', i % 4,
 		CASE WHEN i % 4 = 0 THEN 1e9 + (i % 13) * 0.001        -- a large offset
 		     WHEN i % 4 = 1 AND i BETWEEN 60 AND 120 THEN NULL -- an all-NULL minute
@@ -28,13 +29,23 @@ func TestFoldedMomentsMatchSQL(t *testing.T) {
 		     WHEN i % 4 = 2 AND i = 98 THEN 'NaN'
 		     ELSE (i % 17)::float8 END
 		FROM generate_series(0, 1999) i`)
+	pgtest.Exec(t, dsn, `UPDATE viago SET p4 = price`)
+	// rows at the same times as others, with values above and below theirs
+	pgtest.Exec(t, dsn, `INSERT INTO viago SELECT t, sym, price + s, price - s FROM viago, (VALUES (-1.5), (2.5)) v(s) WHERE extract(second FROM t)::int % 3 = 0`)
+	pgtest.Exec(t, dsn, `INSERT INTO viago SELECT t, sym, 'NaN', 'NaN' FROM viago WHERE extract(second FROM t)::int % 10 = 4 AND price IS NOT NULL`)
 	pgtest.Exec(t, dsn, `CREATE TABLE viasql AS SELECT * FROM viago`)
 	frames := []Frame{{Name: "1m", Seconds: 60}, {Name: "1h", Seconds: 3600}}
 	table := func(name string, kinds ...Kind) *Table {
 		return &Table{Name: name, Schema: "public", TimeColumn: "t", ScopeColumns: []string{"sym"}, ScopeTypes: []string{"int4"},
-			TimeZone: "UTC", Frames: frames, Columns: []Column{{Name: "price", Type: "float8", Kinds: kinds}}}
+			TimeZone: "UTC", Frames: frames, Columns: []Column{{Name: "price", Type: "float8", Kinds: kinds},
+				{Name: "p4", Type: "float4", Kinds: []Kind{KindOHLC}}}}
 	}
-	goT, sqlT := table("viago", KindStats, KindSketch), table("viasql", KindStats)
+	goT, sqlT := table("viago", KindStats, KindOHLC, KindSketch), table("viasql", KindStats, KindOHLC)
+	for _, c := range goT.sqlPart(true).TierColumns() {
+		if c.Kind == KindStats || c.floatOpenClose() {
+			t.Fatalf("the SQL part of a set folded in Go computes %s", c.Name)
+		}
+	}
 	conn := pgtest.Connect(t, dsn)
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, tb := range []*Table{goT, sqlT} {
@@ -86,6 +97,13 @@ func TestFoldedMomentsMatchSQL(t *testing.T) {
 		}
 		if count < 4 {
 			t.Fatalf("%s: %d buckets compared", f.Name, count)
+		}
+		var differ int
+		err = conn.QueryRow(ctx, `SELECT count(*) FROM viago_`+f.Name+` g FULL JOIN viasql_`+f.Name+` s USING (sym, t)
+			WHERE (g.price_ohlcv_o, g.price_ohlcv_c, g.p4_ohlcv_o, g.p4_ohlcv_c)
+			IS DISTINCT FROM (s.price_ohlcv_o, s.price_ohlcv_c, s.p4_ohlcv_o, s.p4_ohlcv_c)`).Scan(&differ)
+		if err != nil || differ != 0 {
+			t.Fatalf("%s: open/close differ in %d buckets (%v)", f.Name, differ, err)
 		}
 	}
 }

@@ -20,7 +20,7 @@ import (
 func recompute(ctx context.Context, tx pgx.Tx, t *Table, items []item, loc *time.Location, side *aside) error {
 	for level, f := range t.Frames {
 		for _, rs := range splitRanges(t, expandItems(items, f, loc)) {
-			if err := rebuild(ctx, tx, t, t.sqlPart(t.foldsStats(level, rs)), level, rs, side); err != nil {
+			if err := rebuild(ctx, tx, t, t.sqlPart(t.goFinest(level, rs)), level, rs, side); err != nil {
 				return fmt.Errorf("recompute %s: %w", t.TierName(f), err)
 			}
 		}
@@ -309,18 +309,18 @@ func expandItems(items []item, f Frame, loc *time.Location) []item {
 	return mergeItems(out)
 }
 
-// sqlPart is t without the kinds rebuildStates computes (goKinds): the SQL
-// path fills every other column, and rebuildStates the rest.
-func (t *Table) sqlPart(goStats bool) *Table {
+// sqlPart is t without the columns rebuildStates computes (goColumn): the
+// SQL path fills every other column, and rebuildStates the rest.
+func (t *Table) sqlPart(finest bool) *Table {
 	if t.SQLPath() {
 		return t
 	}
 	c := *t
-	c.Columns = nil
+	c.Columns, c.goOpenClose = nil, finest
 	for _, col := range t.Columns {
 		var kinds []Kind
 		for _, k := range col.Kinds {
-			if !goKinds(goStats, k) {
+			if !goKinds(finest, k) {
 				kinds = append(kinds, k)
 			}
 		}

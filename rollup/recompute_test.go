@@ -86,7 +86,7 @@ func TestGroupBound(t *testing.T) {
 		if n != c.n || known != c.known {
 			t.Errorf("groupBound = %d, %v; want %d, %v", n, known, c.n, c.known)
 		}
-		spec := foldSpec{cols: tb.stateColumns(tb.foldsStats(0, c.rs))}
+		spec := foldSpec{cols: tb.stateColumns(tb.goFinest(0, c.rs))}
 		sql := statesSource(tb, 0, c.rs, c.rs.sortedFold(tb, tb.Frames[0]), &spec)
 		of := "[0 0]" // stats and sketch read price once
 		if c.sorted {

@@ -71,4 +71,8 @@ type Table struct {
 	// percentiles over the table may be answered from its sketch tiers in
 	// sessions that leave spiral.approximate_percentiles at "table".
 	ApproximatePercentiles bool
+
+	// goOpenClose is set only on sqlPart's copy: the open and close of
+	// float columns are folded in Go, so its tiers leave them out.
+	goOpenClose bool
 }

@@ -2,8 +2,10 @@ package rollup
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -17,59 +19,74 @@ import (
 // the child tier's states, in bucket order, builds one state per bucket and
 // column, and writes them into those rows with one UPDATE.
 //
-// A table with such columns also has the finest tier's stats folded here
-// (stats.FromValues) when the set has few buckets (foldsStats), since the
-// fold reads every raw value anyway: the SQL path needs a window over the
-// bucket for its pivot, which sorts the rows and was a third of the INSERT
-// of one busy minute under steady ingest. A set of many buckets (a
-// backfill) keeps them in the INSERT: writing them with the UPDATE as
-// well made that UPDATE of a million rows 50% slower, more than the
-// window costs. Coarser tiers merge stats in SQL, from few rows.
+// A table with such columns also has the finest tier's stats (computed by
+// stats.FromValues) and the open and close of its float columns folded
+// here when the set has few buckets (goFinest), since the fold reads every
+// raw value anyway. In SQL, the stats need a window over the bucket for
+// their pivot, which sorts the rows, and open/close a min/max over
+// ARRAY[time key, value]: together two thirds of the INSERT of one busy
+// minute under steady ingest. A set of many buckets (a backfill) keeps
+// them in the INSERT: writing the stats with the UPDATE as well made that
+// UPDATE of a million rows 50% slower, more than the window costs. Coarser
+// tiers merge them in SQL, from few rows.
 
 // stateColumn is one column of a tier that rebuildStates fills.
 type stateColumn struct {
 	tier   string // tier column name
 	source string // base column name
 	kind   Kind
+	part   string // "o" or "c" for an open or close
+	typ    string // the tier column's type
 }
 
 // goKinds reports the kinds rebuildStates computes for a table that has
-// sketch or tdigest columns: those, and stats when goStats.
-func goKinds(goStats bool, k Kind) bool {
-	return k == KindSketch || k == KindTDigest || (goStats && k == KindStats)
+// sketch or tdigest columns: those, and stats when finest.
+func goKinds(finest bool, k Kind) bool {
+	return k == KindSketch || k == KindTDigest || (finest && k == KindStats)
 }
 
-// foldsStats reports whether rebuildStates computes the stats of the set
-// at level: at the finest level, for a set folded unordered.
-func (t *Table) foldsStats(level int, rs rangeSet) bool {
+// goColumn reports whether rebuildStates computes tier column c: the
+// columns of goKinds, and when finest also the open and close of float
+// columns.
+func goColumn(finest bool, c TierColumn) bool {
+	return c.Kind != "" && goKinds(finest, c.Kind) || finest && c.floatOpenClose()
+}
+
+// goFinest reports whether rebuildStates computes the stats and the float
+// open/close of the set at level: at the finest level, for a set folded
+// unordered.
+func (t *Table) goFinest(level int, rs rangeSet) bool {
 	return level == 0 && !rs.sortedFold(t, t.Frames[level])
 }
 
-func (t *Table) stateColumns(goStats bool) []stateColumn {
+func (t *Table) stateColumns(finest bool) []stateColumn {
 	var out []stateColumn
 	for _, c := range t.TierColumns() {
-		if c.Kind != "" && goKinds(goStats, c.Kind) {
-			out = append(out, stateColumn{tier: c.Name, source: c.Source, kind: c.Kind})
+		if goColumn(finest, c) {
+			out = append(out, stateColumn{tier: c.Name, source: c.Source, kind: c.Kind, part: c.Part, typ: c.SQLType})
 		}
 	}
 	return out
 }
 
-// accumulator builds one bucket's value of a column from raw values (add)
-// or from the child tier's encoded states (merge); encode gives what the
-// tier stores, reset empties it for the next bucket.
+// accumulator builds one bucket's value of a column from raw values (add,
+// with the row's time key) or from the child tier's encoded states
+// (merge); encode gives what the tier stores, reset empties it for the
+// next bucket.
 type accumulator interface {
-	add(x float64) error
+	add(key, x float64) error
 	merge(b []byte) error
 	encode() ([]byte, error)
 	reset()
 }
 
-func newAccumulator(k Kind) accumulator {
-	switch k {
-	case KindSketch:
+func newAccumulator(c stateColumn) accumulator {
+	switch {
+	case c.part == "o" || c.part == "c":
+		return &openCloseAcc{close: c.part == "c"}
+	case c.kind == KindSketch:
 		return &stateAcc{s: stats.NewSketch()}
-	case KindStats:
+	case c.kind == KindStats:
 		return &momentsAcc{}
 	}
 	return &stateAcc{s: stats.NewTDigest()}
@@ -86,8 +103,8 @@ type stateAcc struct {
 	nonFinite bool
 }
 
-func (a *stateAcc) add(x float64) error  { return a.note(a.s.Add(x)) }
-func (a *stateAcc) merge(b []byte) error { return a.note(a.s.MergeBinary(b)) }
+func (a *stateAcc) add(_, x float64) error { return a.note(a.s.Add(x)) }
+func (a *stateAcc) merge(b []byte) error   { return a.note(a.s.MergeBinary(b)) }
 
 func (a *stateAcc) note(err error) error {
 	if stats.Unrepresentable(err) {
@@ -116,18 +133,72 @@ func (a *stateAcc) encode() ([]byte, error) {
 // momentsAcc builds the finest tier's stats: it keeps the bucket's values
 // and computes their moments in two passes (stats.FromValues), as the SQL
 // path does; encode gives their binary form, the zero state for a bucket
-// without values (stored as (0,0,0,0,0), as the SQL path does). Coarser tiers merge stats in SQL, so merge is
-// never called.
+// without values (stored as (0,0,0,0,0), as the SQL path does). Coarser
+// tiers merge stats in SQL, so merge is never called.
 type momentsAcc struct{ xs []float64 }
 
-func (a *momentsAcc) add(x float64) error { a.xs = append(a.xs, x); return nil }
-func (a *momentsAcc) reset()              { a.xs = a.xs[:0] }
+func (a *momentsAcc) add(_, x float64) error { a.xs = append(a.xs, x); return nil }
+func (a *momentsAcc) reset()                 { a.xs = a.xs[:0] }
 
 func (a *momentsAcc) merge([]byte) error {
 	return errors.New("rollup: stats of coarser tiers are merged in SQL, not folded")
 }
 
 func (a *momentsAcc) encode() ([]byte, error) { return stats.FromValues(a.xs).MarshalBinary() }
+
+// openCloseAcc builds the finest tier's open (the value of the least
+// (time key, value) pair) or close (of the greatest), comparing as
+// PostgreSQL's min/max(ARRAY[_kf, x]) on the SQL path does: NaN above
+// every number, -0 equal to 0. encode gives the value as 8 big-endian
+// bytes of its float64 bits, nil for a bucket without values.
+type openCloseAcc struct {
+	close bool
+	has   bool
+	key   float64
+	x     float64
+}
+
+func (a *openCloseAcc) add(key, x float64) error {
+	c := cmpFloat8(key, a.key)
+	if c == 0 {
+		c = cmpFloat8(x, a.x)
+	}
+	if !a.has || (a.close && c > 0) || (!a.close && c < 0) {
+		a.has, a.key, a.x = true, key, x
+	}
+	return nil
+}
+
+func (a *openCloseAcc) merge([]byte) error {
+	return errors.New("rollup: open and close of coarser tiers are merged in SQL, not folded")
+}
+
+func (a *openCloseAcc) reset() { a.has = false }
+
+func (a *openCloseAcc) encode() ([]byte, error) {
+	if !a.has {
+		return nil, nil
+	}
+	return binary.BigEndian.AppendUint64(nil, math.Float64bits(a.x)), nil
+}
+
+// cmpFloat8 orders float8 values as PostgreSQL does: NaN equals NaN and
+// sorts above everything else.
+func cmpFloat8(a, b float64) int {
+	switch an, bn := math.IsNaN(a), math.IsNaN(b); {
+	case an && bn:
+		return 0
+	case an:
+		return 1
+	case bn:
+		return -1
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
 
 // stateRows collects the states of each bucket, keyed as the UPDATE needs.
 type stateRows struct {
@@ -151,7 +222,7 @@ func rebuildStates(ctx context.Context, tx pgx.Tx, t *Table, level int, rs range
 	if err != nil || len(out.bucket) == 0 {
 		return err
 	}
-	cols := t.stateColumns(t.foldsStats(level, rs))
+	cols := t.stateColumns(t.goFinest(level, rs))
 	args, err := out.args(cols)
 	if err != nil {
 		return err
@@ -163,7 +234,7 @@ func rebuildStates(ctx context.Context, tx pgx.Tx, t *Table, level int, rs range
 // readStates reads the set's inputs at one level and folds them: unordered
 // when the set has at most maxHashedGroups buckets, else in bucket order.
 func readStates(ctx context.Context, q pgx.Tx, t *Table, level int, rs rangeSet) (*stateRows, error) {
-	spec := foldSpec{nkeys: len(t.ScopeColumns), cols: t.stateColumns(t.foldsStats(level, rs)), raw: level == 0}
+	spec := foldSpec{nkeys: len(t.ScopeColumns), cols: t.stateColumns(t.goFinest(level, rs)), raw: level == 0}
 	sorted := rs.sortedFold(t, t.Frames[level])
 	sql := statesSource(t, level, rs, sorted, &spec)
 	rows, err := q.Query(ctx, sql, rs.args()...)
@@ -182,10 +253,11 @@ func readStates(ctx context.Context, q pgx.Tx, t *Table, level int, rs rangeSet)
 }
 
 // statesSource selects the set's rows, in bucket order when sorted: the
-// scope keys as text, the bucket start and the inputs, raw values as float8
-// at the finest level (each base column once: spec.of maps the columns to
-// them), the child tier's encoded states above it. It fills in spec's
-// inputs: their number and which one each column folds.
+// scope keys as text, the bucket start, the time key when an open or close
+// is folded, and the inputs: raw values as float8 at the finest level (each
+// base column once: spec.of maps the columns to them), the child tier's
+// encoded states above it. It fills in spec's inputs: whether there is a
+// time key, their number and which one each column folds.
 func statesSource(t *Table, level int, rs rangeSet, sorted bool, spec *foldSpec) string {
 	f, rel := t.Frames[level], t.baseRelation()
 	if level > 0 {
@@ -197,6 +269,13 @@ func statesSource(t *Table, level int, rs rangeSet, sorted bool, spec *foldSpec)
 		sel = append(sel, QuoteIdent(s)+`::text COLLATE "C"`) // grouped by equal text: memcmp order is enough
 	}
 	sel = append(sel, fmt.Sprintf("date_part('epoch', %s)::bigint", f.SQLBucket(ts, t.zone()))) // whole seconds: exact
+	spec.timeKey = false
+	for _, c := range spec.cols {
+		spec.timeKey = spec.timeKey || c.part == "o" || c.part == "c"
+	}
+	if spec.timeKey {
+		sel = append(sel, fmt.Sprintf("date_part('epoch', %s)", ts)) // the SQL path's _kf
+	}
 	inputs := map[string]int{}
 	spec.of = make([]int, len(spec.cols))
 	for i, c := range spec.cols {
@@ -234,7 +313,11 @@ func (o *stateRows) args(cols []stateColumn) ([]any, error) {
 	}
 	args = append(args, o.bucket)
 	for i, s := range o.states {
-		if cols[i].kind != KindStats {
+		switch {
+		case cols[i].part == "o" || cols[i].part == "c":
+			args = append(args, openCloseArg(s))
+			continue
+		case cols[i].kind != KindStats:
 			args = append(args, s)
 			continue
 		}
@@ -254,10 +337,22 @@ func (o *stateRows) args(cols []stateColumn) ([]any, error) {
 	return args, nil
 }
 
+// openCloseArg decodes an open or close column's values (openCloseAcc).
+func openCloseArg(s [][]byte) []*float64 {
+	out := make([]*float64, len(s))
+	for j, b := range s {
+		if b != nil {
+			x := math.Float64frombits(binary.BigEndian.Uint64(b))
+			out[j] = &x
+		}
+	}
+	return out
+}
+
 // statesUpdate writes the states of many buckets with one UPDATE over
 // unnest()ed arrays: $1..$k scope keys (text[]), $k+1 buckets (int8[]),
-// then per state column one bytea[], or for stats int8[] and four
-// float8[] of spiral.moments' fields.
+// then per state column one bytea[], for stats int8[] and four float8[] of
+// spiral.moments' fields, for an open or close one float8[].
 func statesUpdate(t *Table, f Frame, cols []stateColumn) string {
 	var arrays, names, sets, conds []string
 	param := func(typ string) string {
@@ -271,9 +366,12 @@ func statesUpdate(t *Table, f Frame, cols []stateColumn) string {
 	conds = append(conds, fmt.Sprintf("tier.%s = to_timestamp(%s)", QuoteIdent(t.TimeColumn), param("int8")))
 	for _, c := range cols {
 		var v string
-		if c.kind == KindStats {
+		switch {
+		case c.part == "o" || c.part == "c":
+			v = param("float8") + "::" + c.typ
+		case c.kind == KindStats:
 			v = fmt.Sprintf("ROW(%s, %s, %s, %s, %s)::%s", param("int8"), param("float8"), param("float8"), param("float8"), param("float8"), MomentsType)
-		} else {
+		default:
 			v = param("bytea")
 		}
 		sets = append(sets, fmt.Sprintf("%s = %s", QuoteIdent(c.tier), v))

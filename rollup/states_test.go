@@ -2,6 +2,7 @@ package rollup
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"testing"
@@ -17,11 +18,11 @@ import (
 func TestAccumulatorMarksUnrepresentableValues(t *testing.T) {
 	for _, k := range []Kind{KindSketch, KindTDigest} {
 		for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1), math.MaxFloat64} {
-			a := newAccumulator(k)
-			if err := a.add(1); err != nil {
+			a := newAccumulator(stateColumn{kind: k})
+			if err := a.add(0, 1); err != nil {
 				t.Fatal(err)
 			}
-			if err := a.add(bad); err != nil {
+			if err := a.add(0, bad); err != nil {
 				t.Fatalf("%s add(%v): %v", k, bad, err)
 			}
 			b, err := a.encode()
@@ -31,14 +32,14 @@ func TestAccumulatorMarksUnrepresentableValues(t *testing.T) {
 				t.Errorf("%s add(%v): %x, %v; want the marker: %v", k, bad, b, err, want)
 			}
 		}
-		parent := newAccumulator(k)
+		parent := newAccumulator(stateColumn{kind: k})
 		if err := parent.merge(stats.NonFiniteState()); err != nil {
 			t.Fatal(err)
 		}
 		if b, _ := parent.encode(); !bytes.Equal(b, stats.NonFiniteState()) {
 			t.Errorf("%s: merging the marker encodes %x", k, b)
 		}
-		if b, err := newAccumulator(k).encode(); b != nil || err != nil {
+		if b, err := newAccumulator(stateColumn{kind: k}).encode(); b != nil || err != nil {
 			t.Errorf("%s: empty accumulator encodes %x, %v", k, b, err)
 		}
 		if err := parent.merge([]byte{1, 2, 3}); err == nil || stats.Unrepresentable(err) {
@@ -86,10 +87,10 @@ func TestFoldStatesBucketsApart(t *testing.T) {
 		fake := &stateRowsFake{}
 		var want [][]byte
 		for _, g := range order {
-			fresh := newAccumulator(k)
+			fresh := newAccumulator(stateColumn{kind: k})
 			for _, x := range in[g] {
 				fake.rows = append(fake.rows, stateRowFake{key: g.key, bucket: g.bucket, x: &x})
-				if err := fresh.add(x); err != nil {
+				if err := fresh.add(0, x); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -161,5 +162,58 @@ func TestFoldHashedMatchesSorted(t *testing.T) {
 	}
 	if g, w := byGroup(got), byGroup(want); len(w) != 6 || fmt.Sprint(g) != fmt.Sprint(w) {
 		t.Errorf("hashed fold:\n%v\nsorted fold:\n%v", g, w)
+	}
+}
+
+// An open/close accumulator keeps the value of the least (greatest) pair
+// of time key and value, NaN above every number, whatever the order of
+// the rows; a bucket without values encodes nothing.
+func TestOpenCloseAccumulator(t *testing.T) {
+	nan := math.NaN()
+	type kx struct{ k, x float64 }
+	tests := []struct {
+		name        string
+		rows        []kx
+		open, close float64
+	}{
+		{"earliest and latest", []kx{{5, 1}, {3, 2}, {9, 3}, {7, 4}}, 2, 3},
+		{"ties by value", []kx{{3, 8}, {3, 2}, {9, 3}, {9, 7}, {9, -1}}, 2, 7},
+		{"NaN values sort last", []kx{{3, nan}, {3, 1}, {9, 2}, {9, nan}}, 1, nan},
+		{"only NaN", []kx{{3, nan}}, nan, nan},
+		{"infinities", []kx{{3, math.Inf(1)}, {3, math.Inf(-1)}, {4, 0}}, math.Inf(-1), 0},
+	}
+	for _, tt := range tests {
+		for _, rev := range []bool{false, true} {
+			o, c := newAccumulator(stateColumn{kind: KindOHLC, part: "o"}), newAccumulator(stateColumn{kind: KindOHLC, part: "c"})
+			for i := range tt.rows {
+				r := tt.rows[i]
+				if rev {
+					r = tt.rows[len(tt.rows)-1-i]
+				}
+				if err := errors.Join(o.add(r.k, r.x), c.add(r.k, r.x)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, w := range []struct {
+				a    accumulator
+				want float64
+			}{{o, tt.open}, {c, tt.close}} {
+				b, err := w.a.encode()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := openCloseArg([][]byte{b})[0]
+				if got == nil {
+					t.Fatalf("%s (reversed %v): got nothing, want %v", tt.name, rev, w.want)
+				}
+				if !(*got == w.want || math.IsNaN(*got) && math.IsNaN(w.want)) {
+					t.Errorf("%s (reversed %v): got %v, want %v", tt.name, rev, *got, w.want)
+				}
+				w.a.reset()
+				if b, err := w.a.encode(); b != nil || err != nil {
+					t.Errorf("%s: after reset encode = %v, %v; want nothing", tt.name, b, err)
+				}
+			}
+		}
 	}
 }

@@ -41,10 +41,20 @@ func (t *Table) TierColumns() []TierColumn {
 		TierColumn{Name: RowCountColumn, SQLType: "int8"})
 	for _, c := range t.Columns {
 		for _, k := range c.Kinds {
-			cols = append(cols, kindColumns(c, k)...)
+			for _, tc := range kindColumns(c, k) {
+				if !(t.goOpenClose && tc.floatOpenClose()) {
+					cols = append(cols, tc)
+				}
+			}
 		}
 	}
 	return cols
+}
+
+// floatOpenClose reports whether c is the open or close of a float column,
+// which the refresh folds in Go for sets of few buckets (see goColumn).
+func (c TierColumn) floatOpenClose() bool {
+	return (c.Part == "o" || c.Part == "c") && isFloat(c.SQLType)
 }
 
 // scopeType is the type of scope column i; Validate makes sure there is one.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -190,4 +191,28 @@ func waitQuery(t *testing.T, marker string) {
 		}
 	}
 	t.Fatalf("no query with %q started", marker)
+}
+
+// Flags may come before or after the table; "--" ends them.
+func TestParseInterspersed(t *testing.T) {
+	tests := []struct {
+		args      []string
+		pos       []string
+		dsn, scop string
+	}{
+		{[]string{"m", "--dsn", "x"}, []string{"m"}, "x", ""},
+		{[]string{"--dsn", "x", "m"}, []string{"m"}, "x", ""},
+		{[]string{"--scope", "a = 1", "m", "--dsn", "x"}, []string{"m"}, "x", "a = 1"},
+		{[]string{"m", "n"}, []string{"m", "n"}, "", ""},
+		{[]string{"--dsn", "x", "--", "-m"}, []string{"-m"}, "x", ""},
+		{nil, nil, "", ""},
+	}
+	for _, tt := range tests {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		dsn, scope := fs.String("dsn", "", ""), fs.String("scope", "", "")
+		pos, err := parseInterspersed(fs, tt.args)
+		if err != nil || !slices.Equal(pos, tt.pos) || *dsn != tt.dsn || *scope != tt.scop {
+			t.Errorf("%q: positional %q, dsn %q, scope %q, %v; want %q, %q, %q", tt.args, pos, *dsn, *scope, err, tt.pos, tt.dsn, tt.scop)
+		}
+	}
 }

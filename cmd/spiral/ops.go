@@ -32,11 +32,12 @@ func runRefresh(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("spiral refresh", flag.ContinueOnError)
 	dsnFlag := fs.String("dsn", "", "database (a superuser); default $SPIRAL_WORKER_DSN or $SPIRAL_UPSTREAM")
 	scope := fs.String("scope", "", "only these tenants, e.g. 'sensor_id = 3' or 'a IN (1, 2) AND b = 7'")
-	table, rest := splitTable(args)
-	if err := fs.Parse(rest); err != nil || table == "" || fs.NArg() > 0 {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil || len(pos) != 1 {
 		fmt.Fprintln(fs.Output(), "usage: spiral refresh TABLE [--scope 'col = value'] [--dsn DSN]")
 		return errUsage
 	}
+	table := pos[0]
 	dsn, err := opsDSN(*dsnFlag)
 	if err != nil {
 		return err
@@ -58,12 +59,22 @@ func runRefresh(ctx context.Context, args []string) error {
 	return nil
 }
 
-// splitTable takes the table argument, which comes first, from args.
-func splitTable(args []string) (string, []string) {
-	if len(args) == 0 || len(args[0]) == 0 || args[0][0] == '-' {
-		return "", args
+// parseInterspersed parses flags placed before, between or after the
+// positional arguments, which it returns; "--" ends the flags.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		if len(args) > fs.NArg() && args[len(args)-fs.NArg()-1] == "--" {
+			return append(pos, fs.Args()...), nil
+		}
+		pos, args = append(pos, fs.Arg(0)), fs.Args()[1:]
 	}
-	return args[0], args[1:]
 }
 
 // runStatus is `spiral status`: spiral.status, and with --scopes the

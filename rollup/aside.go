@@ -11,9 +11,9 @@ import (
 )
 
 // The finest tier's sketch and t-digest states (and, for sets of few
-// buckets, its stats and float open/close: goFinest) are folded in Go from the same raw rows
-// PostgreSQL aggregates into the tier. An aside is a second
-// connection that reads those rows under the batch's own snapshot
+// buckets, its stats and float open/close: goFinest) are folded in Go from
+// the same raw rows PostgreSQL aggregates into the tier. An aside is a
+// second connection that reads those rows under the batch's own snapshot
 // (pg_export_snapshot / SET TRANSACTION SNAPSHOT), so the fold runs while
 // PostgreSQL runs the INSERT, instead of after it: the batch takes about
 // the longer of the two, not their sum. It reads only the base table,

@@ -24,8 +24,8 @@ import (
 // here when the set has few buckets (goFinest), since the fold reads every
 // raw value anyway. In SQL, the stats need a window over the bucket for
 // their pivot, which sorts the rows, and open/close a min/max over
-// ARRAY[time key, value]: together two thirds of the INSERT of one busy
-// minute under steady ingest. A set of many buckets (a backfill) keeps
+// ARRAY[time key, value]: together most of the INSERT of one busy minute
+// under steady ingest. A set of many buckets (a backfill) keeps
 // them in the INSERT: writing the stats with the UPDATE as well made that
 // UPDATE of a million rows 50% slower, more than the window costs. Coarser
 // tiers merge them in SQL, from few rows.
@@ -38,6 +38,9 @@ type stateColumn struct {
 	part   string // "o" or "c" for an open or close
 	typ    string // the tier column's type
 }
+
+// openClose reports whether c is an open or a close (openCloseAcc).
+func (c stateColumn) openClose() bool { return c.part == "o" || c.part == "c" }
 
 // goKinds reports the kinds rebuildStates computes for a table that has
 // sketch or tdigest columns: those, and stats when finest.
@@ -82,7 +85,7 @@ type accumulator interface {
 
 func newAccumulator(c stateColumn) accumulator {
 	switch {
-	case c.part == "o" || c.part == "c":
+	case c.openClose():
 		return &openCloseAcc{close: c.part == "c"}
 	case c.kind == KindSketch:
 		return &stateAcc{s: stats.NewSketch()}
@@ -271,7 +274,7 @@ func statesSource(t *Table, level int, rs rangeSet, sorted bool, spec *foldSpec)
 	sel = append(sel, fmt.Sprintf("date_part('epoch', %s)::bigint", f.SQLBucket(ts, t.zone()))) // whole seconds: exact
 	spec.timeKey = false
 	for _, c := range spec.cols {
-		spec.timeKey = spec.timeKey || c.part == "o" || c.part == "c"
+		spec.timeKey = spec.timeKey || c.openClose()
 	}
 	if spec.timeKey {
 		sel = append(sel, fmt.Sprintf("date_part('epoch', %s)", ts)) // the SQL path's _kf
@@ -314,7 +317,7 @@ func (o *stateRows) args(cols []stateColumn) ([]any, error) {
 	args = append(args, o.bucket)
 	for i, s := range o.states {
 		switch {
-		case cols[i].part == "o" || cols[i].part == "c":
+		case cols[i].openClose():
 			args = append(args, openCloseArg(s))
 			continue
 		case cols[i].kind != KindStats:
@@ -367,7 +370,7 @@ func statesUpdate(t *Table, f Frame, cols []stateColumn) string {
 	for _, c := range cols {
 		var v string
 		switch {
-		case c.part == "o" || c.part == "c":
+		case c.openClose():
 			v = param("float8") + "::" + c.typ
 		case c.kind == KindStats:
 			v = fmt.Sprintf("ROW(%s, %s, %s, %s, %s)::%s", param("int8"), param("float8"), param("float8"), param("float8"), param("float8"), MomentsType)

@@ -63,8 +63,8 @@ func (o ProxyOptions) Validate() error {
 // Proxy measures pass-through overhead: pgbench -S straight at a
 // throw-away PostgreSQL, through PgBouncer (session pooling), through
 // spiral and through a bare Go relay (see Relay), interleaved in one run,
-// and writes a table of TPS, latency and ratios to w. Everything it starts is stopped before it returns, also
-// when ctx ends.
+// and writes a table of TPS, latency and ratios to w. Everything it starts
+// is stopped before it returns, also when ctx ends.
 func Proxy(ctx context.Context, w io.Writer, opts ProxyOptions) (err error) {
 	if err := opts.Validate(); err != nil {
 		return err

@@ -26,9 +26,10 @@ type block struct {
 	ref  string // quoted name columns are qualified with: the alias or the table name
 	time string // quoted time column
 
-	lower, upper []string   // time bounds, SQL over no columns, as timestamptz, half-open
-	bounds       []string   // every bound expression, for the NULL check
-	scope        []*pg.Node // conjuncts over scope columns only
+	lower, upper []string      // time bounds, SQL over no columns, as timestamptz, half-open
+	bounds       []string      // every bound expression, for the NULL check
+	static       []staticBound // every bound as written, for constRange
+	scope        []*pg.Node    // conjuncts over scope columns only
 	keys         []groupKey
 	aggs         []*aggregate
 	names        map[string]bool  // output column names
@@ -221,6 +222,7 @@ func (b *block) addBounds(v *pg.Node, op string, v2 *pg.Node, op2 string) error 
 		}
 		ts := "(" + s + ")::timestamptz"
 		b.bounds = append(b.bounds, ts)
+		b.static = append(b.static, staticBound{p.v, p.op})
 		switch p.op {
 		case ">=":
 			b.lower = append(b.lower, ts)

@@ -69,6 +69,9 @@ func (r *renderer) oneRowGroups() bool {
 			return false
 		}
 	}
+	if r.cr != nil && r.ranges()[0].k != len(r.c.tiers) {
+		return false // the coarsest tier serves no whole bucket
+	}
 	top := r.c.tiers[len(r.c.tiers)-1].Frame
 	keyed := make(map[string]bool)
 	times := 0
@@ -142,7 +145,7 @@ func (r *renderer) finishedColumns(one bool) string {
 // coarsest tier's range finished row by row, and the other segments
 // merged per group.
 func (r *renderer) oneRowSegments() string {
-	served := r.served()
+	served := r.ranges()
 	rest := r.segmentList(served[1:])
 	var keys []string
 	for i := range r.keys {
@@ -151,6 +154,12 @@ func (r *renderer) oneRowSegments() string {
 	direct := fmt.Sprintf("SELECT %s FROM (%s) AS spiral_s", r.finishedColumns(true), r.tierSegment(served[0]))
 	merged := fmt.Sprintf("SELECT %s FROM (%s) AS spiral_s GROUP BY %s", r.finishedColumns(false),
 		strings.Join(rest, " UNION ALL "), strings.Join(keys, ", "))
+	if len(rest) == 1 {
+		// Only the dirty segment (a constant range with no finer range or
+		// edge): it groups whole buckets of the coarsest tier, or the
+		// whole range raw, so each of its rows is a group of its own.
+		merged = fmt.Sprintf("SELECT %s FROM (%s) AS spiral_s", r.finishedColumns(true), rest[0])
+	}
 	return "((" + direct + ") UNION ALL (" + merged + "))"
 }
 

@@ -93,6 +93,9 @@ type renderer struct {
 	where string   // the WHERE clause, parenthesised, or "true"
 	// notice, when set, is sent to the client as a NOTICE by the statement.
 	notice string
+	// cr is the range worked out in Go when every bound is a literal
+	// (static.go); nil otherwise.
+	cr *constRange
 }
 
 // newRenderer prints the block's expressions.
@@ -119,6 +122,7 @@ func newRenderer(b *block, c chain, set Settings) (*renderer, error) {
 		}
 		r.where = "(" + s + ")"
 	}
+	r.cr = r.constRange()
 	return r, nil
 }
 
@@ -164,6 +168,9 @@ func (b *block) render(c chain, set Settings, notice string) (*pg.SelectStmt, er
 }
 
 func (r *renderer) ctes() string {
+	if r.cr != nil {
+		return r.constCTEs()
+	}
 	return strings.Join([]string{
 		"spiral_b AS MATERIALIZED (" + r.rangeCTE() + ")",
 		"spiral_l AS MATERIALIZED (" + r.levelsCTE() + ")",
@@ -190,8 +197,14 @@ func (r *renderer) span() (lo, hi string) {
 }
 
 func (r *renderer) rangeCTE() string {
-	b := r.b
 	lo, hi := r.span()
+	return fmt.Sprintf("SELECT %s AS spiral_lo, %s AS spiral_hi, %s AS spiral_ok%s", lo, hi, strings.Join(r.okConds(), " AND "), r.noticeFrom())
+}
+
+// okConds are the conditions under which tiers may serve the statement at
+// all, as SQL over no column.
+func (r *renderer) okConds() []string {
+	b := r.b
 	name := rollup.QuoteIdent(b.rv.Relname)
 	if b.rv.Schemaname != "" {
 		name = rollup.QuoteIdent(b.rv.Schemaname) + "." + name
@@ -206,11 +219,16 @@ func (r *renderer) rangeCTE() string {
 	if len(b.finish) > 0 {
 		ok = append(ok, percentileGuard(b.src.Table.ApproximatePercentiles))
 	}
-	from := ""
-	if r.notice != "" {
-		from = fmt.Sprintf(" FROM (SELECT spiral.notice(%s)) spiral_n", rollup.QuoteLiteral(r.notice))
+	return ok
+}
+
+// noticeFrom is the FROM clause of spiral_b that sends the statement's
+// notice, if any.
+func (r *renderer) noticeFrom() string {
+	if r.notice == "" {
+		return ""
 	}
-	return fmt.Sprintf("SELECT %s AS spiral_lo, %s AS spiral_hi, %s AS spiral_ok%s", lo, hi, strings.Join(ok, " AND "), from)
+	return fmt.Sprintf(" FROM (SELECT spiral.notice(%s)) spiral_n", rollup.QuoteLiteral(r.notice))
 }
 
 func (r *renderer) levelsCTE() string {
@@ -313,6 +331,9 @@ func (r *renderer) limit() int {
 func (r *renderer) dirtyCTE() string {
 	var parts []string
 	for k := 1; k <= len(r.c.tiers); k++ {
+		if !r.serves(k) {
+			continue
+		}
 		f := r.frame(k)
 		parts = append(parts, fmt.Sprintf("SELECT r.spiral_k, s.spiral_b, %s AS spiral_e, %s "+
 			"FROM spiral_r r JOIN spiral_m m ON m.spiral_lo < r.spiral_hi AND m.spiral_hi > r.spiral_lo, "+
@@ -365,7 +386,7 @@ func (r *renderer) gateCTE() string {
 // segments is the FROM item the outer block reads: every segment's partial
 // states per group, and for moments the per-group mean.
 func (r *renderer) segments() string {
-	union := "(" + strings.Join(r.segmentList(r.served()), " UNION ALL ") + ")"
+	union := "(" + strings.Join(r.segmentList(r.ranges()), " UNION ALL ") + ")"
 	if !r.hasMoments() {
 		return union
 	}
@@ -447,9 +468,13 @@ func (r *renderer) tierSegment(s servedRange) string {
 	lo, hi := fmt.Sprintf("(SELECT spiral_lo%d_%d FROM spiral_g)", s.k, s.i), fmt.Sprintf("(SELECT spiral_hi%d_%d FROM spiral_g)", s.k, s.i)
 	// "lo IS NOT NULL" has no column: a one-time filter, so an unserved
 	// range reads nothing.
-	return fmt.Sprintf("SELECT %s FROM %s AS %s WHERE %s IS NOT NULL AND %s >= %s AND %s < %s%s "+
+	use := lo + " IS NOT NULL"
+	if r.cr != nil {
+		lo, hi, use = s.lo, s.hi, "(SELECT spiral_use FROM spiral_g)"
+	}
+	return fmt.Sprintf("SELECT %s FROM %s AS %s WHERE %s AND %s >= %s AND %s < %s%s "+
 		"AND NOT EXISTS (SELECT FROM spiral_d d WHERE d.spiral_k = %d AND d.spiral_b = %s AND %s)",
-		r.selectList(s.k), rollup.QualifiedName(t.Schema, t.Name), b.ref, lo, tcol, lo, tcol, hi,
+		r.selectList(s.k), rollup.QualifiedName(t.Schema, t.Name), b.ref, use, tcol, lo, tcol, hi,
 		r.scope, s.k, tcol, r.scopeMatch("d", b.ref))
 }
 
@@ -481,6 +506,9 @@ func (r *renderer) edgeSegments() []string {
 	edge := func(cond string) string {
 		return fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s AND (SELECT spiral_use FROM spiral_g)%s",
 			r.selectList(0), r.fromItem(), r.where, cond, r.groupBy())
+	}
+	if r.cr != nil {
+		return r.constEdges(edge)
 	}
 	return []string{
 		edge(tcol + " < " + f.ceil(lo)),

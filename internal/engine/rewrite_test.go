@@ -220,6 +220,31 @@ func TestPreparedRewrite(t *testing.T) {
 	sameFields(t, q, fields(t, via, q, args...), fields(t, direct, q, args...))
 }
 
+// TestConstantRangeChecksBounds: a statement whose bounds spiral read in
+// Go (here under UTC) and planned without raw edges still returns the raw
+// answer when PostgreSQL reads the literals differently (here under
+// Asia/Kolkata): the statement notices and reads the raw table.
+func TestConstantRangeChecksBounds(t *testing.T) {
+	e := newEnv(t)
+	loadTicks(t, e)
+	q := `SELECT sym, count(*), sum(vol) FROM ticks WHERE t >= '2024-01-01 06:00:00' AND t < '2024-01-02 00:00:00' GROUP BY 1 ORDER BY 1`
+	shown := notices(t, e.via, `SET spiral.show_rewrite = on`, q)
+	if len(shown) != 1 || !strings.HasPrefix(shown[0], "spiral: rewritten to: ") {
+		t.Fatalf("show_rewrite notices: %q", shown)
+	}
+	rewritten := strings.TrimPrefix(shown[0], "spiral: rewritten to: ")
+	if strings.Contains(rewritten, "(SELECT spiral_use FROM spiral_g) GROUP BY") {
+		t.Fatalf("the hour-aligned range still reads raw edges:\n%s", rewritten)
+	}
+	for _, tz := range []string{"UTC", "Asia/Kolkata"} {
+		// a new connection each time: a prepared statement keeps the
+		// literals as read when it was prepared
+		c := connect(t, e.direct)
+		exec(t, c, `SET TimeZone = '`+tz+`'`)
+		sameRows(t, "planned under UTC, run under "+tz, query(t, c, rewritten), query(t, c, q))
+	}
+}
+
 // TestSetRoleStopsRewrite: after SET ROLE, tier privileges checked for the
 // login user no longer apply, so the session reads the raw table.
 func TestSetRoleStopsRewrite(t *testing.T) {

@@ -168,19 +168,22 @@ func (b *block) render(c chain, set Settings, notice string) (*pg.SelectStmt, er
 }
 
 func (r *renderer) ctes() string {
-	if r.cr != nil {
-		return r.constCTEs()
-	}
-	return strings.Join([]string{
+	head := []string{
 		"spiral_b AS MATERIALIZED (" + r.rangeCTE() + ")",
 		"spiral_l AS MATERIALIZED (" + r.levelsCTE() + ")",
 		"spiral_r AS MATERIALIZED (" + r.servedCTE() + ")",
-		"spiral_m AS MATERIALIZED (" + r.marksCTE() + ")",
-		"spiral_n AS MATERIALIZED (" + r.countCTE() + ")",
-		"spiral_d AS MATERIALIZED (" + r.dirtyCTE() + ")",
-		"spiral_x AS MATERIALIZED (" + r.disjointCTE() + ")",
-		"spiral_g AS MATERIALIZED (" + r.gateCTE() + ")",
-	}, ", ")
+	}
+	gate := r.gateCTE()
+	if r.cr != nil {
+		head, gate = r.constHead(), r.constGateCTE()
+	}
+	return strings.Join(append(head,
+		"spiral_m AS MATERIALIZED ("+r.marksCTE()+")",
+		"spiral_n AS MATERIALIZED ("+r.countCTE()+")",
+		"spiral_d AS MATERIALIZED ("+r.dirtyCTE()+")",
+		"spiral_x AS MATERIALIZED ("+r.disjointCTE()+")",
+		"spiral_g AS MATERIALIZED ("+gate+")",
+	), ", ")
 }
 
 // span is the query's time range [lo, hi) as SQL over no column.
@@ -275,12 +278,18 @@ func (r *renderer) servedCTE() string {
 		") r(spiral_k, spiral_lo, spiral_hi, spiral_v) WHERE l.spiral_go AND r.spiral_v AND r.spiral_lo < r.spiral_hi"
 }
 
+// marksCTE reads the marks overlapping the finest level's whole buckets
+// (its bounds are whole seconds when the range is constant).
 func (r *renderer) marksCTE() string {
+	from, use := "spiral_l l", "l.spiral_go AND l.spiral_v1"
+	lo, hi := "greatest(extract(epoch FROM l.spiral_c1), -9e15)::int8", "least(extract(epoch FROM l.spiral_f1), 9e15)::int8"
+	if r.cr != nil {
+		from, use = "spiral_b l", "l.spiral_go"
+		lo, hi = fmt.Sprint(r.cr.c[0]/1e6), fmt.Sprint(r.cr.f[0]/1e6)
+	}
 	return fmt.Sprintf("SELECT to_timestamp(m.t_start) AS spiral_lo, to_timestamp(m.t_end) AS spiral_hi, m.scope AS spiral_scope "+
-		"FROM spiral_l l JOIN spiral.marks m ON m.base_oid = %d "+
-		"AND m.t_start < least(extract(epoch FROM l.spiral_f1), 9e15)::int8 "+
-		"AND m.t_end > greatest(extract(epoch FROM l.spiral_c1), -9e15)::int8 "+
-		"WHERE l.spiral_go AND l.spiral_v1", r.b.src.OID)
+		"FROM %s JOIN spiral.marks m ON m.base_oid = %d AND m.t_start < %s AND m.t_end > %s WHERE %s",
+		from, r.b.src.OID, hi, lo, use)
 }
 
 // scopeCols lists the dirty-set columns that say which tenant a mark is

@@ -252,18 +252,13 @@ func (r *renderer) ranges() []servedRange {
 	return r.served()
 }
 
-// constCTEs are the CTEs of a constant range: no spiral_l, a spiral_r of
-// literals, and a gate without per-range bounds.
-func (r *renderer) constCTEs() string {
-	return strings.Join([]string{
+// constHead are the first CTEs of a constant range: spiral_b, and a
+// spiral_r of literals in place of spiral_l and spiral_r.
+func (r *renderer) constHead() []string {
+	return []string{
 		"spiral_b AS MATERIALIZED (" + r.constRangeCTE() + ")",
 		"spiral_r (spiral_k, spiral_lo, spiral_hi) AS (" + r.constServedCTE() + ")",
-		"spiral_m AS MATERIALIZED (" + r.constMarksCTE() + ")",
-		"spiral_n AS MATERIALIZED (" + r.countCTE() + ")",
-		"spiral_d AS MATERIALIZED (" + r.dirtyCTE() + ")",
-		"spiral_x AS MATERIALIZED (" + r.disjointCTE() + ")",
-		"spiral_g AS MATERIALIZED (" + r.constGateCTE() + ")",
-	}, ", ")
+	}
 }
 
 // constRangeCTE is spiral_b for a constant range: spiral_go holds when
@@ -280,14 +275,6 @@ func (r *renderer) constServedCTE() string {
 		rows = append(rows, fmt.Sprintf("(%d, %s, %s)", s.k, s.lo, s.hi))
 	}
 	return "VALUES " + strings.Join(rows, ", ")
-}
-
-// constMarksCTE reads the marks overlapping the finest level's whole
-// buckets (bucket starts are whole seconds).
-func (r *renderer) constMarksCTE() string {
-	return fmt.Sprintf("SELECT to_timestamp(m.t_start) AS spiral_lo, to_timestamp(m.t_end) AS spiral_hi, m.scope AS spiral_scope "+
-		"FROM spiral_b l JOIN spiral.marks m ON m.base_oid = %d AND m.t_start < %d AND m.t_end > %d WHERE l.spiral_go",
-		r.b.src.OID, r.cr.f[0]/1e6, r.cr.c[0]/1e6)
 }
 
 // constGateCTE is gateCTE for a constant range: whether tiers serve the

@@ -31,10 +31,12 @@ type staticBound struct {
 }
 
 // constRange is the query's range [lo, hi) and, per tier level k (index
-// k-1), its whole buckets [c, f); microseconds since 1970.
+// k-1), its whole buckets [c, f); microseconds since 1970. served are the
+// ranges the levels serve that hold whole buckets.
 type constRange struct {
 	lo, hi int64
 	c, f   []int64
+	served []servedRange
 }
 
 // constRange works out the block's range when every bound is a literal,
@@ -72,6 +74,7 @@ func (r *renderer) constRange() *constRange {
 	if cr.c[0] >= cr.f[0] {
 		return nil
 	}
+	cr.served = cr.listServed()
 	return cr
 }
 
@@ -106,9 +109,9 @@ func ceilTo(x, w int64) int64 {
 	return x - x%w + w
 }
 
-// served lists the ranges each level serves, as served() does, but only
-// those that hold whole buckets, with literal bounds.
-func (cr *constRange) served() []servedRange {
+// listServed lists the ranges each level serves, as served() does, but
+// only those that hold whole buckets, with literal bounds.
+func (cr *constRange) listServed() []servedRange {
 	K := len(cr.c)
 	v := func(k int) bool { return cr.c[k-1] < cr.f[k-1] }
 	type span struct {
@@ -247,7 +250,7 @@ func twoDigits(s string, at int) (int, bool) {
 // range, else as expressions over spiral_l.
 func (r *renderer) ranges() []servedRange {
 	if r.cr != nil {
-		return r.cr.served()
+		return r.cr.served
 	}
 	return r.served()
 }
@@ -271,7 +274,7 @@ func (r *renderer) constRangeCTE() string {
 
 func (r *renderer) constServedCTE() string {
 	var rows []string
-	for _, s := range r.cr.served() {
+	for _, s := range r.cr.served {
 		rows = append(rows, fmt.Sprintf("(%d, %s, %s)", s.k, s.lo, s.hi))
 	}
 	return "VALUES " + strings.Join(rows, ", ")
@@ -285,7 +288,7 @@ func (r *renderer) constGateCTE() string {
 		"FROM spiral_b l, (SELECT %d + CASE WHEN (SELECT spiral_n FROM spiral_n) <= %d "+
 		"THEN (SELECT count(*) FROM spiral_x) ELSE (SELECT spiral_n FROM spiral_n) END AS n OFFSET 0) n, "+
 		"LATERAL (SELECT coalesce(l.spiral_go AND n.n <= %d, false) AS u OFFSET 0) u",
-		note, r.limit(), len(r.cr.served()), r.limit(), r.limit())
+		note, r.limit(), len(r.cr.served), r.limit(), r.limit())
 }
 
 // constEdges are the raw edges [lo, c_1) and [f_1, hi) of a constant

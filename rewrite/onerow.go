@@ -9,8 +9,9 @@ import (
 	"spiral/rollup"
 )
 
-// One-row groups. When the query's time bucket is the coarsest tier's
-// bucket and every scope column is a group key or pinned to one value,
+// One-row groups. When the query's time key is the coarsest tier's bucket
+// itself (date_trunc or date_bin of the time column, not an expression
+// over it, which may map several buckets to one group) and every scope column is a group key or pinned to one value,
 // each clean row of that tier's range is a whole group: nothing else
 // reaches its group (finer tiers and raw edges lie outside the range,
 // a dirty bucket's tier row is left out and read raw instead). Those rows
@@ -80,8 +81,8 @@ func (r *renderer) oneRowGroups() bool {
 			keyed[k.scope] = true
 			continue
 		}
-		if !k.sameBucket(top) {
-			return false
+		if !b.isBucketOf(k, top) {
+			return false // a key like date_trunc('hour', t)::date joins buckets
 		}
 		times++
 	}

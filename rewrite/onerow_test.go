@@ -22,6 +22,8 @@ func TestOneRowGroups(t *testing.T) {
 		{`SELECT date_trunc('month', t), sym, sum(vol)` + week + `GROUP BY 1, 2`, true},
 		{`SELECT date_trunc('hour', t), max(price)` + week + `AND sym IN (1, 2) GROUP BY 1`, false},
 		{`SELECT date_trunc('hour', t), max(price)` + week + `GROUP BY 1`, false},
+		{`SELECT date_trunc('hour', t)::date, sym, max(price)` + week + `GROUP BY 1, 2`, false},
+		{`SELECT date_trunc('hour', t)::date, max(price)` + week + `AND sym = 7 GROUP BY 1`, false},
 		{`SELECT date_trunc('week', t), sym, max(price)` + week + `GROUP BY 1, 2`, false},
 		{`SELECT date_trunc('hour', t), sym, stddev(price)` + week + `GROUP BY 1, 2`, false},
 		{`SELECT sym, max(price)` + week + `GROUP BY 1`, false},

@@ -752,6 +752,7 @@ func (g *diffGen) bucket(short bool) string {
 		fmt.Sprintf("floor(extract(epoch from %s)/300)*300", t),
 		fmt.Sprintf("to_timestamp(floor(extract(epoch from %s)/300)*300)", t),
 		fmt.Sprintf("date_bin('1 minute', %s, '2020-01-01 00:00:00+00')", t),
+		fmt.Sprintf("date_trunc('minute', %s)::date", t),
 	}
 	coarse := []string{
 		fmt.Sprintf("date_trunc('hour', %s)", t),
@@ -774,6 +775,7 @@ func (g *diffGen) bucket(short bool) string {
 		fmt.Sprintf("date_trunc('day', %s)::date", t),
 		fmt.Sprintf("%s::date", t),
 		fmt.Sprintf("extract(hour from %s)", t),
+		fmt.Sprintf("date_trunc('hour', %s)::date", t),
 	}
 	if short && rng.IntN(2) == 0 {
 		return diffPick(rng, fine)

@@ -16,6 +16,9 @@ var rewriteQueries = []string{
 	 WHERE t >= '2024-01-01 00:00:00+00' AND t < '2024-01-03 00:00:00+00' GROUP BY 1, 2 ORDER BY 1, 2`,
 	`SELECT date_trunc('day', t), stddev(price), variance(price), var_pop(price), count(price), avg(vol) FROM ticks
 	 WHERE t BETWEEN '2024-01-01 00:17:00+00' AND '2024-01-02 20:00:00+00' GROUP BY 1 ORDER BY 1`,
+	// The key joins two day buckets: each clean 1d row is not a group of its own.
+	`SELECT (date_trunc('day', t)::date - '2024-01-01'::date) / 2 AS half, sym, sum(vol), max(price), count(*) FROM ticks
+	 WHERE t >= '2024-01-01 00:00:00+00' AND t < '2024-01-04 00:00:00+00' GROUP BY 1, 2 ORDER BY 1, 2`,
 	`SELECT sym, count(*), sum(vol), max(vol) FROM ticks WHERE sym IN (1, 2) AND t > '2024-01-01 03:30:00+00' GROUP BY sym ORDER BY sym`,
 	`SELECT count(*), sum(vol), stddev_samp(price) FROM ticks`,
 	`SELECT floor(extract(epoch from t)/3600)*3600 AS time, max(price) - min(price) AS spread FROM ticks

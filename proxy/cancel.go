@@ -50,7 +50,8 @@ func (srv *Server) unregister(s *session) {
 }
 
 // forwardCancel maps a client's cancel request to the upstream backend of
-// the session it names and forwards it. Unknown keys are ignored silently,
+// the session it names and forwards it, and stops any work the hook is
+// doing in spiral for that session (a refresh). Unknown keys are ignored silently,
 // as PostgreSQL does.
 func (srv *Server) forwardCancel(req *pgproto3.CancelRequest) {
 	srv.mu.Lock()
@@ -60,6 +61,7 @@ func (srv *Server) forwardCancel(req *pgproto3.CancelRequest) {
 		srv.metrics.cancels.WithLabelValues("unknown").Inc()
 		return
 	}
+	s.hooks.interrupt()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := sendCancel(ctx, s.upTarget, s.upKey); err != nil {

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 
@@ -118,7 +117,9 @@ func (s *session) hookQuery(f frame, body []byte) error {
 		return newClientError(codeProtocolViolation, "invalid Query message: %v", err)
 	}
 	s.prep.forgetOnReset(q.String)
-	rw := s.srv.cfg.Hook.Statement(context.Background(), s.state, SimpleQuery, q.String)
+	ctx, done := s.hooks.start()
+	rw := s.srv.cfg.Hook.Statement(ctx, s.state, SimpleQuery, q.String)
+	done()
 	s.queryRequest() // only now: a Barrier in the hook waits for earlier requests
 	if rw.Tag != "" {
 		s.tags.add(rw.Tag, false)
@@ -142,7 +143,9 @@ func (s *session) hookParse(f frame, body []byte) error {
 		return newClientError(codeProtocolViolation, "invalid Parse message: %v", err)
 	}
 	s.prep.forgetOnReset(p.Query)
-	rw := s.srv.cfg.Hook.Statement(context.Background(), s.state, ExtendedParse, p.Query)
+	ctx, done := s.hooks.start()
+	rw := s.srv.cfg.Hook.Statement(ctx, s.state, ExtendedParse, p.Query)
+	done()
 	s.watch.parse(p.Name, rw)
 	if rw.SQL == p.Query {
 		return writeRaw(s.upW, f, body)

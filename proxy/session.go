@@ -51,6 +51,7 @@ type session struct {
 	watch watches            // prepared statements with work before each execution
 	fin   finisher           // result columns the hook finishes
 	prep  preparedStatements // rewrites prepared upstream; client loop only
+	hooks hookRuns           // the hook's work under way, which a cancel stops
 
 	stop atomic.Pointer[clientError] // set when the server ends the session
 }
@@ -148,6 +149,7 @@ func (s *session) relayLoops() error {
 		<-upDone
 	case cause = <-upDone:
 		_ = s.client.SetReadDeadline(time.Now())
+		s.hooks.end()
 		<-clDone
 		s.endUpstream(cause)
 	}
@@ -223,6 +225,7 @@ func (s *session) interrupt(ce *clientError) {
 	if !s.stop.CompareAndSwap(nil, ce) {
 		return
 	}
+	s.hooks.end()
 	now := time.Now()
 	_ = s.client.SetReadDeadline(now)
 	_ = s.client.SetWriteDeadline(now.Add(time.Second))

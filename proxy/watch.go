@@ -94,7 +94,9 @@ func (s *session) bind(body []byte) error {
 	if p.onExecute == nil {
 		return nil
 	}
-	if err := p.onExecute(context.Background()); err != nil {
+	ctx, done := s.hooks.start()
+	defer done()
+	if err := p.onExecute(ctx); err != nil {
 		return newClientError(codeInternalError, "spiral: %v", err)
 	}
 	return nil

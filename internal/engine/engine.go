@@ -114,6 +114,9 @@ func asPgErr(err error) *pgerr.Error {
 	if pe := pgerr.As(err); pe != nil {
 		return pe
 	}
+	if errors.Is(err, context.Canceled) {
+		return pgerr.New(pgerr.QueryCanceled, "canceling statement due to user request")
+	}
 	if errors.Is(err, changelog.ErrNotTracked) {
 		return pgerr.New(pgerr.UndefinedTable, "%v", err).WithHint("Create it with CREATE TABLE ... WITH (spiral.frames = '...').")
 	}

@@ -37,7 +37,8 @@ func (e *Engine) refreshCall(ctx context.Context, s *proxy.SessionState, kind pr
 		SQL: "SELECT spiral.refresh_result() AS " + alias,
 		OnExecute: func(ctx context.Context) error {
 			n, err := run(ctx)
-			return e.storeResult(ctx, s.BackendPID(), n, err)
+			// A cancelled refresh is stored as such: Execute then fails with 57014.
+			return e.storeResult(context.WithoutCancel(ctx), s.BackendPID(), n, err)
 		},
 	}
 }

@@ -174,6 +174,48 @@ func TestRefreshThroughProxy(t *testing.T) {
 	}
 }
 
+// TestCancelRefresh: spiral_refresh runs in spiral, not upstream, so a
+// cancel request must stop it there. The refresh waits for the table's
+// refresh lock, held by another connection; a CancelRequest answers it
+// with 57014, and once the lock is free it does not go on: the marks stay.
+func TestCancelRefresh(t *testing.T) {
+	e := newEnv(t)
+	via, direct := connect(t, e.via), connect(t, e.direct)
+	exec(t, via, ticksDDL)
+	load(t, via, 0)
+	exec(t, direct, `SELECT pg_advisory_lock(21328, 'ticks'::regclass::oid::int)`) // lockTable's key
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
+		c := connect(t, e.via)
+		done := make(chan error, 1)
+		go func() {
+			var n int64
+			done <- c.QueryRow(context.Background(), `SELECT spiral_refresh('ticks')`, mode).Scan(&n)
+		}()
+		time.Sleep(300 * time.Millisecond) // the refresh is waiting for the lock
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := c.PgConn().CancelRequest(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		select {
+		case err := <-done:
+			if sqlState(err) != "57014" {
+				t.Fatalf("%v: cancelled refresh: %v, want 57014", mode, err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%v: the cancel request did not stop spiral_refresh", mode)
+		}
+		if got := query(t, c, `SELECT 1`); len(got) != 1 {
+			t.Fatalf("%v: session after the cancel: %v", mode, got)
+		}
+	}
+	exec(t, direct, `SELECT pg_advisory_unlock(21328, 'ticks'::regclass::oid::int)`)
+	time.Sleep(500 * time.Millisecond) // time for a refresh that was not stopped to run
+	if got := query(t, direct, `SELECT count(*) > 0 FROM spiral.marks`); got[0] != "true" {
+		t.Fatalf("marks after the cancelled refreshes: %v; the refresh went on", got)
+	}
+}
+
 // TestEqualTenantsWithOtherText: marks of one tenant whose jsonb text
 // differs (numeric 1.0 and 1.00, written by two statements) are one tenant
 // to the refresh: its rows are aggregated once, not once per mark.

@@ -20,6 +20,7 @@ const (
 	DuplicateObject       = "42710" // a table that is already tracked
 	FeatureNotSupported   = "0A000"
 	ObjectInUse           = "55006"
+	QueryCanceled         = "57014" // a cancel request stopped spiral_refresh
 	InternalError         = "XX000"
 	DataCorrupted         = "XX001" // a sketch state that does not decode
 	NumericOutOfRange     = "22003" // a quantile outside [0, 1]

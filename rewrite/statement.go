@@ -218,12 +218,12 @@ func toPgErr(err error) *pgerr.Error {
 	return pgerr.New(pgerr.InternalError, "%v", err)
 }
 
-// containsFold reports whether s contains the ASCII word sub in any letter
-// case, without allocating. sub must be lower case.
+// containsFold reports whether s contains sub with ASCII letters in any
+// case, without allocating. Other bytes must be equal.
 func containsFold(s, sub string) bool {
 	for i := 0; i+len(sub) <= len(s); i++ {
 		j := 0
-		for j < len(sub) && lowerASCII(s[i+j]) == sub[j] {
+		for j < len(sub) && lowerASCII(s[i+j]) == lowerASCII(sub[j]) {
 			j++
 		}
 		if j == len(sub) {

@@ -71,6 +71,17 @@ func TestContainsFold(t *testing.T) {
 			t.Errorf("containsFold(%q) = %v, want %v", s, got, want)
 		}
 	}
+	// A tracked table's name may have upper-case and other letters.
+	for s, want := range map[string]bool{
+		`SELECT * FROM "Meter"`: true, `select * from meter`: true, `SELECT * FROM METER`: true, `SELECT * FROM "Zähler"`: false,
+	} {
+		if got := containsFold(s, "Meter"); got != want {
+			t.Errorf("containsFold(%q, Meter) = %v, want %v", s, got, want)
+		}
+	}
+	if !containsFold(`SELECT * FROM "Zähler"`, "zähler") || containsFold(`SELECT * FROM "Zähler"`, "ZÄhler") {
+		t.Error("containsFold must fold ASCII letters only")
+	}
 }
 
 func TestClassifyRefresh(t *testing.T) {

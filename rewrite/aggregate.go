@@ -2,7 +2,6 @@ package rewrite
 
 import (
 	"fmt"
-	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v5"
 
@@ -261,14 +260,11 @@ func (b aggBuilder) moments(name string, col *rollup.Column, raw, prefix string)
 	if col.Type == "float4" {
 		return nil, skipf("%s(%s): float4", name, col.Name)
 	}
-	dscale, ok := inputScale(b.src.Columns[col.Name])
-	switch {
-	case !ok && col.Type != "float8":
-		return nil, skipf("%s(%s): numeric without a scale (PostgreSQL's result scale depends on the values' scales)", name, col.Name)
-	case col.Type != "float8" && !strings.HasPrefix(name, "stddev"):
-		// PostgreSQL gives 17 to 20 significant digits of the variance of
-		// integers and numerics; float8 moments hold about 16.
-		return nil, skipf("%s(%s): a numeric variance has more digits than float8 moments keep", name, col.Name)
+	if col.Type != "float8" {
+		// PostgreSQL computes these exactly in numeric for integer and
+		// numeric columns, to 15 to 20 significant digits; float8 moments
+		// merged across buckets do not reliably hold the last ones.
+		return nil, skipf("%s(%s): its numeric answer has more digits than float8 moments keep", name, col.Name)
 	}
 	st := b.tierCol(col, "_stats")
 	f8 := raw + "::float8"
@@ -281,42 +277,17 @@ func (b aggBuilder) moments(name string, col *rollup.Column, raw, prefix string)
 	sumN := fmt.Sprintf("%s(spiral_s.%s)", sumInt8, n)
 	m2sum := fmt.Sprintf("sum(spiral_s.%s + spiral_s.%s * (spiral_s.%s - spiral_s.%s_mean) ^ 2) FILTER (WHERE spiral_s.%s > 0)",
 		m2, n, m1, prefix, n)
-	var v, den string
+	var v string
 	switch name {
 	case "var_pop", "stddev_pop":
 		v = fmt.Sprintf("CASE WHEN %s > 0 THEN %s / %s::float8 END", sumN, m2sum, sumN)
-		den = fmt.Sprintf("%s::float8 ^ 2", sumN)
 	default:
 		v = fmt.Sprintf("CASE WHEN %s > 1 THEN %s / (%s - 1)::float8 END", sumN, m2sum, sumN)
-		den = fmt.Sprintf("%s::float8 * (%s - 1)", sumN, sumN)
 	}
 	if name == "stddev" || name == "stddev_samp" || name == "stddev_pop" {
 		v = "sqrt(" + v + ")"
 	}
-	if col.Type != "float8" {
-		// numeric, rounded as PostgreSQL rounds its exact numeric answer
-		v = fmt.Sprintf("spiral.moment_numeric(%s, %s::float8 * %s, %s, %d)", v, sumN, m2sum, den, dscale)
-	}
 	return &aggregate{parts: parts, merge: v, moments: true, prefix: prefix}, nil
-}
-
-// inputScale is the scale of every value of a column whose type
-// format_type prints as typ, as PostgreSQL's numeric variance sees it: 0
-// for integers, s for numeric(p,s). An unconstrained numeric has no fixed
-// scale (nor has anything else): not ok.
-func inputScale(typ string) (int, bool) {
-	switch typ {
-	case "smallint", "integer", "bigint":
-		return 0, true
-	}
-	var p, s int
-	if _, err := fmt.Sscanf(typ, "numeric(%d,%d)", &p, &s); err == nil {
-		return s, true
-	}
-	if _, err := fmt.Sscanf(typ, "numeric(%d)", &p); err == nil {
-		return 0, true
-	}
-	return 0, false
 }
 
 func hasKind(c *rollup.Column, k rollup.Kind) bool {

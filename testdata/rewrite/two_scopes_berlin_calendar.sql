@@ -1,3 +1,3 @@
 -- tz: Europe/Berlin
-SELECT date_trunc('month', ts), region, host, sum(v), min(v), avg(v), stddev_samp(v) FROM metrics
+SELECT date_trunc('month', ts), region, host, sum(v), min(v), avg(v) FROM metrics
 WHERE ts >= '2023-01-01' AND region = 'eu' GROUP BY 1, 2, 3

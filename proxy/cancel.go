@@ -51,8 +51,8 @@ func (srv *Server) unregister(s *session) {
 
 // forwardCancel maps a client's cancel request to the upstream backend of
 // the session it names and forwards it, and stops any work the hook is
-// doing in spiral for that session (a refresh). Unknown keys are ignored silently,
-// as PostgreSQL does.
+// doing in spiral for that session (a refresh). Unknown keys are ignored
+// silently, as PostgreSQL does.
 func (srv *Server) forwardCancel(req *pgproto3.CancelRequest) {
 	srv.mu.Lock()
 	s := srv.sessions[req.ProcessID]

@@ -45,7 +45,9 @@ func (h *hookRuns) interrupt() {
 // end cancels the call under way and every later one.
 func (h *hookRuns) end() {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.ended = true
-	h.mu.Unlock()
-	h.interrupt()
+	if h.cancel != nil {
+		h.cancel()
+	}
 }

@@ -11,12 +11,13 @@ import (
 
 // One-row groups. When the query's time key is the coarsest tier's bucket
 // itself (date_trunc or date_bin of the time column, not an expression
-// over it, which may map several buckets to one group) and every scope column is a group key or pinned to one value,
-// each clean row of that tier's range is a whole group: nothing else
-// reaches its group (finer tiers and raw edges lie outside the range,
-// a dirty bucket's tier row is left out and read raw instead). Those rows
-// are finished one by one, without an aggregate; only the rest is merged.
-// On large results the merge costs as much as reading the tier.
+// over it, which may map several buckets to one group) and every scope
+// column is a group key or pinned to one value, each clean row of that
+// tier's range is a whole group: nothing else reaches its group (finer
+// tiers and raw edges lie outside the range, a dirty bucket's tier row is
+// left out and read raw instead). Those rows are finished one by one,
+// without an aggregate; only the rest is merged. On large results the
+// merge costs as much as reading the tier.
 
 // unitSeconds are the date_trunc units whose buckets are one fixed tier
 // bucket of that many seconds (where the tier fits the unit at all).

@@ -186,12 +186,13 @@ func TestCancelRefresh(t *testing.T) {
 	exec(t, direct, `SELECT pg_advisory_lock(21328, 'ticks'::regclass::oid::int)`) // lockTable's key
 	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
 		c := connect(t, e.via)
+		waitLockWaiter(t, direct, false) // the last mode's refresh is gone
 		done := make(chan error, 1)
 		go func() {
 			var n int64
 			done <- c.QueryRow(context.Background(), `SELECT spiral_refresh('ticks')`, mode).Scan(&n)
 		}()
-		time.Sleep(300 * time.Millisecond) // the refresh is waiting for the lock
+		waitLockWaiter(t, direct, true)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := c.PgConn().CancelRequest(ctx); err != nil {
 			t.Fatal(err)
@@ -214,6 +215,20 @@ func TestCancelRefresh(t *testing.T) {
 	if got := query(t, direct, `SELECT count(*) > 0 FROM spiral.marks`); got[0] != "true" {
 		t.Fatalf("marks after the cancelled refreshes: %v; the refresh went on", got)
 	}
+}
+
+// waitLockWaiter polls until a backend of the test's database waits for an
+// advisory lock (the refresh under test has reached lockTable), or, when
+// want is false, until none does.
+func waitLockWaiter(t *testing.T, c *pgx.Conn, want bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		got := query(t, c, `SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'advisory'`)
+		if got[0] == fmt.Sprint(want) {
+			return
+		}
+	}
+	t.Fatalf("waiting for the refresh lock: still not %v after 20 s", want)
 }
 
 // TestEqualTenantsWithOtherText: marks of one tenant whose jsonb text

@@ -225,9 +225,14 @@ func TestStatusAndLag(t *testing.T) {
 	if err := conn.QueryRow(ctx, `SELECT spiral_lag('ticks')`).Scan(&lag); err != nil || lag != nil {
 		t.Fatalf("clean table lag = %v, %v; want NULL", lag, err)
 	}
-	exec(t, conn, `INSERT INTO ticks VALUES ('2024-01-01 00:00Z', 1, 1), ('2024-01-01 00:05Z', 2, 1)`)
 	var entries, scopes, seconds int64
-	err := conn.QueryRow(ctx, `SELECT dirty_entries, dirty_scopes, dirty_seconds FROM spiral.status WHERE base_view = 'ticks'`).Scan(&entries, &scopes, &seconds)
+	const status = `SELECT dirty_entries, dirty_scopes, dirty_seconds FROM spiral.status WHERE base_view = 'ticks'`
+	err := conn.QueryRow(ctx, status).Scan(&entries, &scopes, &seconds)
+	if err != nil || entries != 0 || scopes != 0 || seconds != 0 {
+		t.Fatalf("clean status: entries=%d scopes=%d seconds=%d, %v; want all 0", entries, scopes, seconds, err)
+	}
+	exec(t, conn, `INSERT INTO ticks VALUES ('2024-01-01 00:00Z', 1, 1), ('2024-01-01 00:05Z', 2, 1)`)
+	err = conn.QueryRow(ctx, status).Scan(&entries, &scopes, &seconds)
 	if err != nil || entries != 2 || scopes != 2 || seconds != 120 {
 		t.Fatalf("status: entries=%d scopes=%d seconds=%d, %v", entries, scopes, seconds, err)
 	}

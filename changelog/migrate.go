@@ -36,9 +36,12 @@ var schemaSum string
 //go:embed schema_moments_numeric.sql
 var schemaMomentsNumeric string
 
+//go:embed schema_status_clean.sql
+var schemaStatusClean string
+
 // migrations are applied in order; each runs once, in its own transaction.
 // Append new ones; never edit one that has shipped.
-var migrations = []string{schemaV1, schemaV3, schemaMarkers, schemaSketchArgs, schemaStats, schemaOptions, schemaTierIndex, schemaSum, schemaMomentsNumeric}
+var migrations = []string{schemaV1, schemaV3, schemaMarkers, schemaSketchArgs, schemaStats, schemaOptions, schemaTierIndex, schemaSum, schemaMomentsNumeric, schemaStatusClean}
 
 // ErrNotSuperuser is returned by Migrate when the spiral schema is missing or
 // out of date and the connection cannot install it.

@@ -80,12 +80,13 @@ type rangeSet struct {
 }
 
 // splitRanges sorts items into the tenant set and the all-tenant set,
-// leaving out an empty one.
+// leaving out an empty one. A table without scope columns has one tenant,
+// the whole table: its marks (scope {}) are all-tenant ones.
 func splitRanges(t *Table, items []item) []rangeSet {
 	sets := []rangeSet{{t: t, scoped: true}, {t: t}}
 	for _, it := range items {
 		s := &sets[1]
-		if it.scope != nil {
+		if it.scope != nil && len(t.ScopeColumns) > 0 {
 			s = &sets[0]
 			s.scopes = append(s.scopes, string(it.scope))
 		}

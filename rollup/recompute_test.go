@@ -15,6 +15,7 @@ import (
 func TestUniformSets(t *testing.T) {
 	one := &Table{Name: "ticks", Schema: "public", TimeColumn: "t", ScopeColumns: []string{"sym"}, ScopeTypes: []string{"text"}}
 	two := &Table{Name: "ticks", Schema: "public", TimeColumn: "t", ScopeColumns: []string{"a", "b"}, ScopeTypes: []string{"int4", "int4"}}
+	none := &Table{Name: "ticks", Schema: "public", TimeColumn: "t"}
 	m := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	mk := func(scope string, lo, hi int) item { // "" is every tenant
 		var b []byte
@@ -48,6 +49,7 @@ func TestUniformSets(t *testing.T) {
 			`[uniform=false [] 0-5]`},
 		{one, []item{mk(`{"sym": "A"}`, 0, 1), mk(`{"sym": null}`, 0, 1)}, `[uniform=false [] 0-1]`},
 		{two, []item{mk(`{"a": 1, "b": 2}`, 0, 1), mk(`{"a": 2, "b": 1}`, 0, 1)}, `[uniform=false [] 0-1]`},
+		{none, []item{mk(`{}`, 0, 1), mk(`{}`, 2, 3)}, `single[uniform=false [] 0-1]single[uniform=false [] 2-3]`},
 	} {
 		if got := describe(splitRanges(c.tb, c.items)); got != c.want {
 			t.Errorf("case %d: got %s, want %s", i, got, c.want)

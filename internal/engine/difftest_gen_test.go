@@ -94,7 +94,7 @@ func newDiffTable(seed uint64, rng *rand.Rand, rows int) *diffTable {
 	case rng.IntN(5) == 0:
 		tb.zone = "UTC"
 	}
-	for i := range 1 + rng.IntN(3) {
+	for i := range rng.IntN(4) {
 		typ := diffPick(rng, []string{"int4", "int8", "text"})
 		tb.scope = append(tb.scope, diffCol{name: fmt.Sprintf("s%d", i+1), typ: typ, spelling: diffPick(rng, diffSpellings[typ])})
 	}
@@ -147,7 +147,10 @@ func (tb *diffTable) ddl(rng *rand.Rand) string {
 		}
 		b.WriteString(l.comment + "\n")
 	}
-	fmt.Fprintf(&b, ") WITH (spiral.frames = '%s', spiral.tenant = '%s'", tb.frames, strings.Join(tenants, diffPick(rng, []string{",", ", "})))
+	fmt.Fprintf(&b, ") WITH (spiral.frames = '%s'", tb.frames)
+	if len(tenants) > 0 || rng.IntN(2) == 0 {
+		fmt.Fprintf(&b, ", spiral.tenant = '%s'", strings.Join(tenants, diffPick(rng, []string{",", ", "})))
+	}
 	if tb.zone != "" {
 		fmt.Fprintf(&b, ", spiral.timezone = '%s'", tb.zone)
 	}
@@ -269,7 +272,7 @@ func (tb *diffTable) pred(rng *rand.Rand, maxWindow time.Duration) string {
 		to := from.Add(time.Duration(rng.Int64N(int64(maxWindow))) + time.Minute)
 		conds = append(conds, fmt.Sprintf("t >= '%s' AND t < '%s'", from.Format("2006-01-02 15:04:05+00"), to.Format("2006-01-02 15:04:05+00")))
 	}
-	if rng.IntN(2) == 0 {
+	if len(tb.scope) > 0 && rng.IntN(2) == 0 {
 		conds = append(conds, tb.scopeCond(rng, ""))
 	}
 	if len(conds) == 0 || rng.IntN(3) == 0 {
@@ -313,6 +316,9 @@ func (tb *diffTable) mutation(rng *rand.Rand, small bool) string {
 		}
 		return tb.insert(rng.Uint64(), n, tb.instant(rng, time.UTC), time.Duration(rng.Int64N(int64(window)))+time.Minute)
 	case 2:
+		if len(tb.scope) == 0 {
+			return fmt.Sprintf("UPDATE %s SET t = t - interval '1 day' WHERE %s", tb.qname(), tb.pred(rng, window))
+		}
 		c := diffPick(rng, tb.scope)
 		return fmt.Sprintf("UPDATE %s SET %s = %s WHERE %s", tb.qname(), c.name, c.scopeValue(1+rng.IntN(tb.tenants)), tb.pred(rng, window))
 	case 3:
@@ -327,7 +333,7 @@ func (tb *diffTable) mutation(rng *rand.Rand, small bool) string {
 // refresh is a spiral_refresh of the whole table or, now and then, of one
 // tenant.
 func (tb *diffTable) refresh(rng *rand.Rand) string {
-	if rng.IntN(2) == 0 {
+	if len(tb.scope) == 0 || rng.IntN(2) == 0 {
 		return fmt.Sprintf("SELECT spiral_refresh('%s')", tb.qname())
 	}
 	c := diffPick(rng, tb.scope)
@@ -713,7 +719,7 @@ func (g *diffGen) where(q *diffQuery) time.Duration {
 	if c.lo != nil || c.hi != nil {
 		q.where = append(q.where, c)
 	}
-	if rng.IntN(2) == 0 {
+	if len(tb.scope) > 0 && rng.IntN(2) == 0 {
 		q.where = append(q.where, diffCond{text: tb.scopeCond(rng, g.p)})
 	}
 	if rng.IntN(15) == 0 {
@@ -862,7 +868,10 @@ func (g *diffGen) oddAggregate() diffItem {
 	rng := g.rng
 	c := diffPick(rng, g.tb.values)
 	v, t := g.p+c.name, g.p+"t"
-	s := g.p + diffPick(rng, g.tb.scope).name
+	s := v
+	if len(g.tb.scope) > 0 {
+		s = g.p + diffPick(rng, g.tb.scope).name
+	}
 	exprs := []string{
 		fmt.Sprintf("count(DISTINCT %s)", v),
 		fmt.Sprintf("sum(%s) FILTER (WHERE %s > %s)", v, v, c.valueExpr("0.5")),

@@ -145,3 +145,27 @@ func TestRefreshAndStatusCommands(t *testing.T) {
 		t.Fatalf("marks left after spiral refresh: %q", got)
 	}
 }
+
+// TestWorkersZero: --workers 0 runs the proxy without the background
+// worker, so marks stay until something refreshes them; a negative count
+// is refused.
+func TestWorkersZero(t *testing.T) {
+	db := pgtest.NewDB(t)
+	listen := freeAddr(t)
+	_, log := daemonFor(t, db, "--listen", listen, "--tick", "10ms", "--workers", "0")
+	conn := pgtest.Connect(t, withHost(t, db, listen))
+	mustExec(t, conn, `CREATE TABLE m (at timestamptz NOT NULL,
+		v float8 -- Spiral: sum
+		) WITH (spiral.frames = '1m')`)
+	mustExec(t, conn, `INSERT INTO m SELECT now() - g * interval '1 minute', g FROM generate_series(1, 10) g`)
+	time.Sleep(time.Second) // a hundred ticks of a worker that should not exist
+	if got := rowsOf(t, conn, `SELECT count(*) FROM spiral.marks`); got == "0\n" {
+		t.Fatalf("marks refreshed with --workers 0:\n%s", log.String())
+	}
+	if !strings.Contains(log.String(), "worker off") {
+		t.Errorf("no log line saying the worker is off:\n%s", log.String())
+	}
+	if code := run([]string{"serve", "--upstream", db, "--listen", freeAddr(t), "--workers", "-1"}); code == 0 {
+		t.Error("--workers -1 accepted")
+	}
+}

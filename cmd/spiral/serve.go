@@ -47,7 +47,7 @@ func serveFlags(fs *flag.FlagSet, o *serveOptions, tlsCert, tlsKey *string) {
 	o.worker = engine.DefaultWorkerConfig()
 	fs.DurationVar(&o.worker.Tick, "tick", o.worker.Tick, "how often the worker looks for dirty buckets")
 	fs.IntVar(&o.worker.BatchSize, "batch-size", o.worker.BatchSize, "dirty marks recomputed per refresh transaction")
-	fs.IntVar(&o.worker.Workers, "workers", o.worker.Workers, "tables refreshed in parallel")
+	fs.IntVar(&o.worker.Workers, "workers", o.worker.Workers, "tables refreshed in parallel (0: no background worker)")
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -95,6 +95,9 @@ func loadTLS(cert, key string) (*tls.Config, error) {
 // both down, giving sessions o.shutdownTimeout to finish. ready, when set,
 // is called with the proxy's address once it accepts connections.
 func serve(ctx context.Context, o serveOptions, log *slog.Logger, ready func(addr string) error) error {
+	if o.worker.Workers < 0 {
+		return fmt.Errorf("--workers must be 0 (no background worker) or more, not %d", o.worker.Workers)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	eng, err := startEngine(ctx, o, log)
@@ -123,10 +126,15 @@ func serve(ctx context.Context, o serveOptions, log *slog.Logger, ready func(add
 		l.Close()
 		return err
 	}
-	wctx, stopWorker := context.WithCancel(context.Background())
-	workerDone := make(chan error, 1)
-	go func() { workerDone <- eng.Worker(o.worker, reg).Run(wctx) }()
-	defer func() { stopWorker(); <-workerDone }()
+	worker := eng.Worker(o.worker, reg)
+	if o.worker.Workers > 0 {
+		wctx, stopWorker := context.WithCancel(context.Background())
+		workerDone := make(chan error, 1)
+		go func() { workerDone <- worker.Run(wctx) }()
+		defer func() { stopWorker(); <-workerDone }()
+	} else {
+		log.Info("background refresh worker off (--workers 0): tiers are refreshed only by spiral_refresh or another daemon")
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	log.Info("spiral proxy listening", "addr", l.Addr().String(), "metrics", o.metricsListen)

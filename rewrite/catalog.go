@@ -15,6 +15,10 @@ type Source struct {
 	// Columns maps every column of the base table to its type as
 	// format_type prints it, typmod included ("character varying(10)").
 	Columns map[string]string
+	// Collated holds the columns of a collation other than the database's
+	// default: their values compare otherwise than the changelog's copies
+	// of them, which the rewriter then does not filter.
+	Collated map[string]bool
 	// Tiers are the tiers the session may read, finest first. A table
 	// whose base has row-level security has none: reading a tier would
 	// bypass the policies.

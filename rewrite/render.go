@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v5"
+	"google.golang.org/protobuf/proto"
 
 	"spiral/rollup"
 )
@@ -90,7 +91,10 @@ type renderer struct {
 	// The block's own expressions, printed once.
 	keys  []string // GROUP BY keys
 	scope string   // " AND (cond) AND ..." over scope columns, or ""
-	where string   // the WHERE clause, parenthesised, or "true"
+	// markScope is the scope conditions over a mark's scope values
+	// (markScopeOf), or "".
+	markScope string
+	where     string // the WHERE clause, parenthesised, or "true"
 	// notice, when set, is sent to the client as a NOTICE by the statement.
 	notice string
 	// cr is the range worked out in Go when every bound is a literal
@@ -114,6 +118,10 @@ func newRenderer(b *block, c chain, set Settings) (*renderer, error) {
 			return nil, err
 		}
 		r.scope += " AND (" + s + ")"
+	}
+	var err error
+	if r.markScope, err = r.markScopeOf("m.scope"); err != nil {
+		return nil, err
 	}
 	if b.stmt.WhereClause != nil {
 		s, err := deparseExpr(b.stmt.WhereClause)
@@ -287,9 +295,68 @@ func (r *renderer) marksCTE() string {
 		from, use = "spiral_b l", "l.spiral_go"
 		lo, hi = fmt.Sprint(r.cr.c[0]/1e6), fmt.Sprint(r.cr.f[0]/1e6)
 	}
+	if r.markScope != "" {
+		use += " AND (m.scope IS NULL OR " + r.markScope + ")"
+	}
 	return fmt.Sprintf("SELECT to_timestamp(m.t_start) AS spiral_lo, to_timestamp(m.t_end) AS spiral_hi, m.scope AS spiral_scope "+
 		"FROM %s JOIN spiral.marks m ON m.base_oid = %d AND m.t_start < %s AND m.t_end > %s WHERE %s",
 		from, r.b.src.OID, hi, lo, use)
+}
+
+// markScopeOf is the block's scope conditions over the scope values of a
+// mark (mark is its jsonb), joined by AND, or "" when there are none. The
+// dirty set then holds only tenants the block reads: another tenant's
+// buckets neither count as segments nor are read, and its tier rows are
+// left out by the same conditions. A condition on a column of another
+// collation than the database's default might compare the mark's copy
+// otherwise, so it is left out, and so are its tenants' marks kept.
+func (r *renderer) markScopeOf(mark string) (string, error) {
+	var conds []string
+	for _, c := range r.b.scope {
+		n := proto.Clone(c).(*pg.Node)
+		ok := true
+		var err error
+		over := func(x *pg.Node) *pg.Node {
+			name, col := r.b.colOf(x)
+			if !col || !ok {
+				return nil
+			}
+			if r.b.src.Collated[name] {
+				ok = false
+				return nil
+			}
+			var v *pg.Node
+			if v, err = parseExpr(r.markValue(mark, name)); err != nil {
+				ok = false
+				return nil
+			}
+			return v
+		}
+		if root := replaceOne(n.ProtoReflect(), over); root != nil {
+			n = root
+		}
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			continue
+		}
+		s, err := deparseExpr(n)
+		if err != nil {
+			return "", err
+		}
+		conds = append(conds, "("+s+")")
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return "(" + strings.Join(conds, " AND ") + ")", nil
+}
+
+// markValue is the value of scope column col in a mark's scope, typed as
+// the column is.
+func (r *renderer) markValue(mark, col string) string {
+	return fmt.Sprintf("(%s ->> %s)::%s", mark, rollup.QuoteLiteral(col), r.b.src.Columns[col])
 }
 
 // scopeCols lists the dirty-set columns that say which tenant a mark is
@@ -301,7 +368,7 @@ func (r *renderer) scopeCols(mark string) string {
 	}
 	cols := []string{mark + " IS NULL AS spiral_all"}
 	for i, s := range t.ScopeColumns {
-		cols = append(cols, fmt.Sprintf("(%s ->> %s)::%s AS spiral_s%d", mark, rollup.QuoteLiteral(s), r.b.src.Columns[s], i+1))
+		cols = append(cols, fmt.Sprintf("%s AS spiral_s%d", r.markValue(mark, s), i+1))
 	}
 	return strings.Join(cols, ", ")
 }
@@ -309,7 +376,7 @@ func (r *renderer) scopeCols(mark string) string {
 // countCTE bounds the number of dirty buckets from above without listing
 // them: a mark overlapping a served range for L seconds touches at most
 // ceil(L / W) + 1 buckets of width W (28 days for months). Over
-// spiral.max_segments, nothing is listed and the statement reads raw.
+// maxDirtyBuckets, nothing is listed and the statement reads raw.
 func (r *renderer) countCTE() string {
 	var whens []string
 	for k := 1; k <= len(r.c.tiers); k++ {
@@ -330,11 +397,44 @@ func (r *renderer) countCTE() string {
 		"FROM spiral_r r JOIN spiral_m m ON m.spiral_lo < r.spiral_hi AND m.spiral_hi > r.spiral_lo"
 }
 
-func (r *renderer) limit() int {
-	if r.set.MaxSegments <= 0 {
-		return DefaultMaxSegments
+// maxDirtyBuckets bounds the dirty buckets a statement lists and reads
+// one by one from the raw table (each an index scan); beyond it, reading
+// the range raw costs about as much.
+const maxDirtyBuckets = 10000
+
+// segmentCount is the number of segments of the plan, as SQL over no
+// column: the served ranges (served, SQL), and per level the runs of
+// adjacent dirty buckets, over every tenant the block reads (a run of
+// buckets is one raw range, as the spec's segments are time ranges). NULL
+// when there are more dirty buckets than maxDirtyBuckets.
+func segmentCount(served string) string {
+	return fmt.Sprintf("CASE WHEN (SELECT spiral_n FROM spiral_n) <= %d THEN %s + (SELECT count(*) FROM "+
+		"(SELECT DISTINCT spiral_k, spiral_b FROM spiral_x) a WHERE NOT EXISTS "+
+		"(SELECT FROM spiral_x p WHERE p.spiral_k = a.spiral_k AND p.spiral_e = a.spiral_b)) END", maxDirtyBuckets, served)
+}
+
+// fallbackNotice is the NOTICE of a statement that tiers could serve but
+// that runs raw: n is the segment count (segmentCount), NULL when the
+// dirty buckets were too many to list.
+func (r *renderer) fallbackNotice(n string) string {
+	segs := rollup.QuoteLiteral("spiral: the plan needs %s segments, more than spiral.max_segments = %s; the statement runs on the raw table")
+	dirty := rollup.QuoteLiteral("spiral: the range has up to %s dirty buckets, more than the %s spiral reads one by one; the statement runs on the raw table")
+	return fmt.Sprintf("spiral.notice(CASE WHEN %s IS NULL THEN format(%s, (SELECT spiral_n FROM spiral_n), %d) ELSE format(%s, %s, %s) END)",
+		n, dirty, maxDirtyBuckets, segs, n, r.limit())
+}
+
+// limit is spiral.max_segments as SQL read when the statement runs: the
+// session's SET is mirrored into a placeholder setting (engine), so a
+// client's cached prepared statement follows a later SET. The value
+// planned with stands in when the setting is unset or not a number (set
+// with set_config behind spiral's back).
+func (r *renderer) limit() string {
+	planned := r.set.MaxSegments
+	if planned <= 0 {
+		planned = DefaultMaxSegments
 	}
-	return r.set.MaxSegments
+	return fmt.Sprintf("(SELECT CASE WHEN s ~ '^[1-9][0-9]{0,8}$' THEN s::int ELSE %d END "+
+		"FROM coalesce(current_setting('spiral.max_segments', true), '') s)", planned)
 }
 
 func (r *renderer) dirtyCTE() string {
@@ -348,7 +448,7 @@ func (r *renderer) dirtyCTE() string {
 			"FROM spiral_r r JOIN spiral_m m ON m.spiral_lo < r.spiral_hi AND m.spiral_hi > r.spiral_lo, "+
 			"LATERAL %s s(spiral_b) WHERE r.spiral_k = %d AND (SELECT spiral_n FROM spiral_n) <= %d",
 			f.next("s.spiral_b"), r.scopeCols("m.spiral_scope"),
-			f.series("greatest(m.spiral_lo, r.spiral_lo)", "least(m.spiral_hi, r.spiral_hi)"), k, r.limit()))
+			f.series("greatest(m.spiral_lo, r.spiral_lo)", "least(m.spiral_hi, r.spiral_hi)"), k, maxDirtyBuckets))
 	}
 	return "SELECT DISTINCT * FROM (" + strings.Join(parts, " UNION ALL ") + ") d"
 }
@@ -378,18 +478,17 @@ func percentileGuard(tableOption bool) string {
 // OFFSET 0 keeps the planner from copying n's subqueries into every
 // column that uses u.
 func (r *renderer) gateCTE() string {
-	note := rollup.QuoteLiteral("spiral: the plan needs %s segments, more than spiral.max_segments = %s; the statement runs on the raw table")
 	cols := []string{"u.u AS spiral_use"}
 	for _, s := range r.served() {
 		on := fmt.Sprintf("u.u AND (%s) AND %s < %s", s.valid, s.lo, s.hi)
 		cols = append(cols, fmt.Sprintf("CASE WHEN %s THEN %s END AS spiral_lo%d_%d", on, s.lo, s.k, s.i),
 			fmt.Sprintf("CASE WHEN %s THEN %s END AS spiral_hi%d_%d", on, s.hi, s.k, s.i))
 	}
-	cols = append(cols, fmt.Sprintf("CASE WHEN NOT u.u AND l.spiral_go AND l.spiral_v1 THEN spiral.notice(format(%s, n.n, %d)) END AS spiral_note", note, r.limit()))
+	cols = append(cols, fmt.Sprintf("CASE WHEN NOT u.u AND l.spiral_go AND l.spiral_v1 THEN %s END AS spiral_note", r.fallbackNotice("n.n")))
 	return fmt.Sprintf("SELECT %s "+
-		"FROM spiral_l l, (SELECT (SELECT count(*) FROM spiral_r) + CASE WHEN (SELECT spiral_n FROM spiral_n) <= %d "+
-		"THEN (SELECT count(*) FROM spiral_x) ELSE (SELECT spiral_n FROM spiral_n) END AS n OFFSET 0) n, "+
-		"LATERAL (SELECT coalesce(l.spiral_go AND l.spiral_v1 AND n.n <= %d, false) AS u OFFSET 0) u", strings.Join(cols, ", "), r.limit(), r.limit())
+		"FROM spiral_l l, (SELECT %s AS n OFFSET 0) n, "+
+		"LATERAL (SELECT coalesce(l.spiral_go AND l.spiral_v1 AND n.n <= %s, false) AS u OFFSET 0) u",
+		strings.Join(cols, ", "), segmentCount("(SELECT count(*) FROM spiral_r)"), r.limit())
 }
 
 // segments is the FROM item the outer block reads: every segment's partial

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	pg "github.com/pganalyze/pg_query_go/v5"
-
-	"spiral/rollup"
 )
 
 // Constant ranges. When every time bound is a literal, spiral works out
@@ -283,12 +281,10 @@ func (r *renderer) constServedCTE() string {
 // constGateCTE is gateCTE for a constant range: whether tiers serve the
 // statement, and the NOTICE when it needs too many segments.
 func (r *renderer) constGateCTE() string {
-	note := rollup.QuoteLiteral("spiral: the plan needs %s segments, more than spiral.max_segments = %s; the statement runs on the raw table")
-	return fmt.Sprintf("SELECT u.u AS spiral_use, CASE WHEN NOT u.u AND l.spiral_go THEN spiral.notice(format(%s, n.n, %d)) END AS spiral_note "+
-		"FROM spiral_b l, (SELECT %d + CASE WHEN (SELECT spiral_n FROM spiral_n) <= %d "+
-		"THEN (SELECT count(*) FROM spiral_x) ELSE (SELECT spiral_n FROM spiral_n) END AS n OFFSET 0) n, "+
-		"LATERAL (SELECT coalesce(l.spiral_go AND n.n <= %d, false) AS u OFFSET 0) u",
-		note, r.limit(), len(r.cr.served), r.limit(), r.limit())
+	return fmt.Sprintf("SELECT u.u AS spiral_use, CASE WHEN NOT u.u AND l.spiral_go THEN %s END AS spiral_note "+
+		"FROM spiral_b l, (SELECT %s AS n OFFSET 0) n, "+
+		"LATERAL (SELECT coalesce(l.spiral_go AND n.n <= %s, false) AS u OFFSET 0) u",
+		r.fallbackNotice("n.n"), segmentCount(fmt.Sprint(len(r.cr.served))), r.limit())
 }
 
 // constEdges are the raw edges [lo, c_1) and [f_1, hi) of a constant

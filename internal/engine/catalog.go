@@ -37,8 +37,10 @@ type catalog struct {
 type catalogState struct {
 	tracked []rollup.Tracked
 	columns map[uint32]map[string]string // base OID -> column -> format_type
-	rls     map[uint32]bool              // base OID -> row-level security enabled
-	users   map[string]*rewrite.Catalog
+	// collated: base OID -> the columns of a non-default collation
+	collated map[uint32]map[string]bool
+	rls      map[uint32]bool // base OID -> row-level security enabled
+	users    map[string]*rewrite.Catalog
 }
 
 // invalidate makes the next lookup reload.
@@ -133,21 +135,27 @@ func (e *Engine) readCatalog(ctx context.Context, users []string) (catalogState,
 		return catalogState{}, err
 	}
 	rows, err := e.pool.Query(ctx, `
-		SELECT c.oid::int8, c.relrowsecurity, a.attname, format_type(a.atttypid, a.atttypmod)
+		SELECT c.oid::int8, c.relrowsecurity, a.attname, format_type(a.atttypid, a.atttypmod),
+		       a.attcollation NOT IN (0, 100) -- neither uncollatable nor the default
 		FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 		WHERE c.oid IN (SELECT base_oid FROM spiral.metadata WHERE parent_view = 'BASE')`)
 	if err != nil {
 		return catalogState{}, fmt.Errorf("catalog: %w", err)
 	}
-	st := catalogState{tracked: tracked, columns: map[uint32]map[string]string{}, rls: map[uint32]bool{}, users: map[string]*rewrite.Catalog{}}
+	st := catalogState{tracked: tracked, columns: map[uint32]map[string]string{}, collated: map[uint32]map[string]bool{},
+		rls: map[uint32]bool{}, users: map[string]*rewrite.Catalog{}}
 	var oid int64
-	var sec bool
+	var sec, collated bool
 	var name, typ string
-	_, err = pgx.ForEachRow(rows, []any{&oid, &sec, &name, &typ}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&oid, &sec, &name, &typ, &collated}, func() error {
 		if st.columns[uint32(oid)] == nil {
 			st.columns[uint32(oid)] = map[string]string{}
+			st.collated[uint32(oid)] = map[string]bool{}
 		}
 		st.columns[uint32(oid)][name] = typ
+		if collated {
+			st.collated[uint32(oid)][name] = true
+		}
 		st.rls[uint32(oid)] = sec
 		return nil
 	})
@@ -187,7 +195,7 @@ func (e *Engine) userCatalog(ctx context.Context, c catalogState, user string) (
 	}
 	rc := &rewrite.Catalog{}
 	for _, t := range c.tracked {
-		src := &rewrite.Source{Table: t.Table, OID: t.OID, Columns: c.columns[t.OID]}
+		src := &rewrite.Source{Table: t.Table, OID: t.OID, Columns: c.columns[t.OID], Collated: c.collated[t.OID]}
 		for _, f := range t.Table.Frames {
 			name := t.Table.TierName(f)
 			if readable[rollup.QualifiedName(t.Table.Schema, name)] && !c.rls[t.OID] {

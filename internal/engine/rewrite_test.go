@@ -159,7 +159,7 @@ func TestSessionSettings(t *testing.T) {
 	if len(shown) != 1 || !strings.Contains(shown[0], "spiral: rewritten to: WITH spiral_b") {
 		t.Fatalf("show_rewrite notices: %q", shown)
 	}
-	exec(t, direct, `INSERT INTO ticks SELECT '2024-01-01 12:00:00+00'::timestamptz + i * interval '61 seconds', i % 5, 1, 1 FROM generate_series(0, 199) i`)
+	exec(t, direct, `INSERT INTO ticks SELECT '2024-01-01 00:00:00+00'::timestamptz + i * interval '2 hours', i % 5, 1, 1 FROM generate_series(0, 23) i`)
 	fallback := notices(t, e.via, `SET spiral.max_segments = 5`, q)
 	if len(fallback) != 1 || !strings.Contains(fallback[0], "more than spiral.max_segments = 5") {
 		t.Fatalf("max_segments notices: %q", fallback)
@@ -319,5 +319,37 @@ func TestCatalogWatch(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("a column added directly was not picked up by the background read")
 		}
+	}
+}
+
+// TestDirtySegments: spiral.max_segments counts runs of adjacent dirty
+// buckets over the tenants a query reads. Every tenant dirty in the same
+// minutes is one run; another tenant's marks do not count for a query of
+// one tenant; a tenant's scattered dirty hours are many runs, and its
+// query falls back to raw.
+func TestDirtySegments(t *testing.T) {
+	e := newEnv(t)
+	via, direct := loadTicks(t, e)
+	exec(t, direct, `INSERT INTO ticks SELECT '2024-01-02 10:00:00+00'::timestamptz + i * interval '1 second', i % 5, 1, 1 FROM generate_series(0, 599) i`)
+	exec(t, direct, `INSERT INTO ticks SELECT '2024-01-01 00:30:00+00'::timestamptz + i * interval '121 minutes', 3, 2, 2 FROM generate_series(0, 19) i`)
+	const limit = `SET spiral.max_segments = 8`
+	for _, c := range []struct {
+		q        string
+		fallback bool
+	}{
+		{`SELECT date_trunc('minute', t), sym, sum(vol), count(*) FROM ticks
+		  WHERE t >= '2024-01-02 09:00:00+00' AND t < '2024-01-02 12:00:00+00' GROUP BY 1, 2 ORDER BY 1, 2`, false},
+		{`SELECT date_trunc('hour', t), sum(vol), max(price) FROM ticks
+		  WHERE sym = 1 AND t >= '2024-01-01 00:00:00+00' AND t < '2024-01-03 00:00:00+00' GROUP BY 1 ORDER BY 1`, false},
+		{`SELECT date_trunc('hour', t), sum(vol), max(price) FROM ticks
+		  WHERE sym IN (3, 4) AND t >= '2024-01-01 00:00:00+00' AND t < '2024-01-03 00:00:00+00' GROUP BY 1 ORDER BY 1`, true},
+	} {
+		got := notices(t, e.via, limit, c.q)
+		if fell := len(got) == 1 && strings.Contains(got[0], "more than spiral.max_segments = 8"); fell != c.fallback || len(got) > 1 {
+			t.Errorf("%s: notices %q, want a fallback: %v", c.q, got, c.fallback)
+		}
+		exec(t, via, limit)
+		sameRows(t, c.q, query(t, via, c.q), query(t, direct, c.q))
+		exec(t, via, `RESET spiral.max_segments`)
 	}
 }

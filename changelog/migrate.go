@@ -39,9 +39,12 @@ var schemaMomentsNumeric string
 //go:embed schema_status_clean.sql
 var schemaStatusClean string
 
+//go:embed schema_scope_collation.sql
+var schemaScopeCollation string
+
 // migrations are applied in order; each runs once, in its own transaction.
 // Append new ones; never edit one that has shipped.
-var migrations = []string{schemaV1, schemaV3, schemaMarkers, schemaSketchArgs, schemaStats, schemaOptions, schemaTierIndex, schemaSum, schemaMomentsNumeric, schemaStatusClean}
+var migrations = []string{schemaV1, schemaV3, schemaMarkers, schemaSketchArgs, schemaStats, schemaOptions, schemaTierIndex, schemaSum, schemaMomentsNumeric, schemaStatusClean, schemaScopeCollation}
 
 // ErrNotSuperuser is returned by Migrate when the spiral schema is missing or
 // out of date and the connection cannot install it.

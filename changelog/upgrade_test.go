@@ -19,6 +19,7 @@ func TestUpgradeIndexesExistingTiers(t *testing.T) {
 	exec(t, conn, "DELETE FROM spiral.schema_migrations WHERE version >= 7")
 	exec(t, conn, "DROP AGGREGATE spiral.sum_int8(int8)")
 	exec(t, conn, "DROP FUNCTION spiral.moment_numeric(float8, float8, float8, int)")
+	exec(t, conn, "DROP FUNCTION spiral.align_scope_collations(regclass, boolean)")
 	if err := changelog.Migrate(ctx, conn); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
@@ -55,5 +56,28 @@ func TestSumInt8(t *testing.T) {
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) || pe.Code != "22003" {
 		t.Errorf("overflow: err = %v, want SQLSTATE 22003", err)
+	}
+}
+
+// TestUpgradeAlignsScopeCollations replays migration 11 over tiers made
+// before it, whose scope columns have the default collation: the upgrade
+// gives them the base table's.
+func TestUpgradeAlignsScopeCollations(t *testing.T) {
+	conn := setup(t, ticks(), `CREATE TABLE ticks (t timestamptz NOT NULL, sym text COLLATE "en-x-icu" NOT NULL, price float8)`)
+	ctx := context.Background()
+	for _, tier := range []string{"ticks_1m", "ticks_1h"} {
+		exec(t, conn, `ALTER TABLE `+tier+` ALTER COLUMN sym TYPE text`)
+	}
+	exec(t, conn, "DELETE FROM spiral.schema_migrations WHERE version >= 11")
+	exec(t, conn, "DROP FUNCTION spiral.align_scope_collations(regclass, boolean)")
+	if err := changelog.Migrate(ctx, conn); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	for _, tier := range []string{"ticks_1m", "ticks_1h"} {
+		var coll string
+		err := conn.QueryRow(ctx, `SELECT attcollation::regcollation::text FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'sym'`, tier).Scan(&coll)
+		if err != nil || coll != `"en-x-icu"` {
+			t.Errorf("%s.sym: collation %s, %v; want \"en-x-icu\"", tier, coll, err)
+		}
 	}
 }

@@ -32,7 +32,7 @@ func (e *Engine) create(s *proxy.SessionState, st *rewrite.CreateTracked) proxy.
 	}
 	stmts = append(stmts, refreshIndexDDL(&t))
 	stmts = append(stmts, changelog.TriggerDDL(t.Schema, t.Name)...)
-	stmts = append(stmts, changelog.RegisterSQL(&t))
+	stmts = append(stmts, changelog.RegisterSQL(&t), alignCollations(changelog.Literal(rollup.QualifiedName(t.Schema, t.Name))+"::regclass", true))
 	body := strings.Join(stmts, ";\n") + ";"
 	if st.IfNotExists {
 		body = skipIfExists(&t) + body
@@ -48,6 +48,13 @@ func refreshIndexDDL(t *rollup.Table) string {
 		cols = append(cols, rollup.QuoteIdent(c))
 	}
 	return fmt.Sprintf("CREATE INDEX ON %s (%s)", rollup.QualifiedName(t.Schema, t.Name), strings.Join(cols, ", "))
+}
+
+// alignCollations gives the tiers' scope columns the collations of the
+// base table (base, a regclass expression); strict refuses
+// nondeterministic ones (0A000).
+func alignCollations(base string, strict bool) string {
+	return fmt.Sprintf("PERFORM spiral.align_scope_collations(%s, %t)", base, strict)
 }
 
 // skipIfExists makes CREATE TABLE IF NOT EXISTS a no-op with PostgreSQL's
@@ -114,6 +121,7 @@ func alterStatements(tr rollup.Tracked, next *rollup.Table) []string {
 	return append(stmts,
 		fmt.Sprintf("DELETE FROM spiral.metadata WHERE base_oid = %d AND parent_view <> 'BASE'", tr.OID),
 		changelog.RegisterTiersSQL(next),
+		alignCollations(fmt.Sprintf("%d::oid::regclass", tr.OID), false),
 		fmt.Sprintf("PERFORM spiral.schedule_backfill(%d::oid::regclass)", tr.OID))
 }
 

@@ -353,3 +353,41 @@ func TestDirtySegments(t *testing.T) {
 		exec(t, via, `RESET spiral.max_segments`)
 	}
 }
+
+// TestScopeCollation: tiers keep the collation of the base table's scope
+// columns. Under the column's ICU collation 'a' < 'B' < 'c', under the
+// database's C collation 'B' < 'a' < 'c': a condition such as site > 'B'
+// and an ORDER BY over the scope column give the raw table's answer, from
+// clean and dirty buckets alike (the dirty set does not filter marks by a
+// condition on such a column). A nondeterministic collation is refused
+// for a scope column.
+func TestScopeCollation(t *testing.T) {
+	e := newEnv(t)
+	via, direct := connect(t, e.via), connect(t, e.direct)
+	exec(t, via, `CREATE TABLE cc (t timestamptz NOT NULL, site text COLLATE "en-x-icu" NOT NULL,
+		v int -- Spiral: sum
+		) WITH (spiral.frames = '1m,1h', spiral.tenant = 'site')`)
+	exec(t, direct, `INSERT INTO cc SELECT '2024-01-01'::timestamptz + i * interval '1 minute', (ARRAY['a', 'B', 'c'])[i % 3 + 1], i
+		FROM generate_series(0, 599) i`)
+	exec(t, via, `SELECT spiral_refresh('cc')`)
+	exec(t, direct, `INSERT INTO cc VALUES ('2024-01-01 02:00:30+00', 'a', 1000), ('2024-01-01 03:00:30+00', 'c', 1000)`)
+	for _, q := range []string{
+		`SELECT date_trunc('hour', t), site, sum(v) FROM cc WHERE site > 'B' AND t >= '2024-01-01' AND t < '2024-01-02' GROUP BY 1, 2 ORDER BY 1, 2`,
+		`SELECT site, sum(v), count(*) FROM cc WHERE site < 'B' AND t >= '2024-01-01' AND t < '2024-01-02' GROUP BY 1 ORDER BY 1`,
+	} {
+		sameRows(t, q, query(t, via, q), query(t, direct, q))
+		if !strings.Contains(plan(t, via, q), "cc_1h") {
+			t.Fatalf("the plan of %s does not read cc_1h", q)
+		}
+	}
+	exec(t, direct, `CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`)
+	_, err := via.Exec(context.Background(), `CREATE TABLE cit (t timestamptz NOT NULL, site text COLLATE ci NOT NULL,
+		v int -- Spiral: sum
+		) WITH (spiral.frames = '1m', spiral.tenant = 'site')`)
+	if sqlState(err) != "0A000" {
+		t.Fatalf("a scope column of a nondeterministic collation: %v, want 0A000", err)
+	}
+	if got := query(t, direct, `SELECT count(*) FROM pg_class WHERE relname LIKE 'cit%'`); len(got) != 1 || got[0] != "0" {
+		t.Fatalf("relations left by the refused CREATE TABLE: %v", got)
+	}
+}

@@ -433,7 +433,8 @@ func (r *renderer) limit() string {
 	if planned <= 0 {
 		planned = DefaultMaxSegments
 	}
-	return fmt.Sprintf("(SELECT CASE WHEN s ~ '^[1-9][0-9]{0,8}$' THEN s::int ELSE %d END "+
+	// No "$" in it: the proxy prepares only statements without one.
+	return fmt.Sprintf("(SELECT CASE WHEN length(s) BETWEEN 1 AND 9 AND ltrim(s, '0123456789') = '' THEN s::int ELSE %d END "+
 		"FROM coalesce(current_setting('spiral.max_segments', true), '') s)", planned)
 }
 
@@ -556,15 +557,21 @@ func (r *renderer) groupBy() string {
 }
 
 func (r *renderer) scopeMatch(dirty, row string) string {
-	t := r.b.src.Table
-	if len(t.ScopeColumns) == 0 {
+	tenant := r.tenantMatch(dirty, row)
+	if tenant == "" {
 		return dirty + ".spiral_all"
 	}
+	return fmt.Sprintf("(%s.spiral_all OR (%s))", dirty, tenant)
+}
+
+// tenantMatch is the condition that a row is of a dirty row's tenant, ""
+// for a table without scope columns.
+func (r *renderer) tenantMatch(dirty, row string) string {
 	var eq []string
-	for i, s := range t.ScopeColumns {
+	for i, s := range r.b.src.Table.ScopeColumns {
 		eq = append(eq, fmt.Sprintf("%s.spiral_s%d = %s.%s", dirty, i+1, row, rollup.QuoteIdent(s)))
 	}
-	return fmt.Sprintf("(%s.spiral_all OR (%s))", dirty, strings.Join(eq, " AND "))
+	return strings.Join(eq, " AND ")
 }
 
 // tierSegment yields one row per tier row of one served range: its
@@ -639,12 +646,23 @@ func (r *renderer) dirtyOrAll() string {
 // range when tiers do not serve the statement. OFFSET 0 keeps
 // the lateral subquery from being flattened into a join the planner could
 // drive from the raw table: the buckets drive it, and none costs nothing.
+// A bucket of every tenant and a bucket of one tenant are read by two
+// branches, one of which a one-time filter turns off: the tenant's reads
+// its rows alone over the (scope..., time) index, where one condition
+// "all tenants or this one" would read every tenant's rows of the bucket.
 func (r *renderer) dirtySegment() string {
 	b := r.b
 	tcol := b.ref + "." + b.time
-	return fmt.Sprintf("SELECT %s FROM %s AS spiral_x CROSS JOIN LATERAL (SELECT %s.* FROM %s WHERE %s "+
-		"AND %s >= spiral_x.spiral_b AND %s < spiral_x.spiral_e AND %s OFFSET 0) AS %s%s",
-		r.selectList(0), r.dirtyOrAll(), b.ref, r.fromItem(), r.where, tcol, tcol, r.scopeMatch("spiral_x", b.ref), b.ref, r.groupBy())
+	read := func(cond string) string {
+		return fmt.Sprintf("SELECT %s.* FROM %s WHERE %s AND %s >= spiral_x.spiral_b AND %s < spiral_x.spiral_e AND %s OFFSET 0",
+			b.ref, r.fromItem(), r.where, tcol, tcol, cond)
+	}
+	rows := read("spiral_x.spiral_all")
+	if tenant := r.tenantMatch("spiral_x", b.ref); tenant != "" {
+		rows = "(" + rows + ") UNION ALL (" + read("NOT spiral_x.spiral_all AND "+tenant) + ")"
+	}
+	return fmt.Sprintf("SELECT %s FROM %s AS spiral_x CROSS JOIN LATERAL (%s) AS %s%s",
+		r.selectList(0), r.dirtyOrAll(), rows, b.ref, r.groupBy())
 }
 
 // meanLayers adds, for each moments aggregate, the pivot and the mean of

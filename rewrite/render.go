@@ -309,7 +309,7 @@ func (r *renderer) marksCTE() string {
 // buckets neither count as segments nor are read, and its tier rows are
 // left out by the same conditions. A condition on a column of another
 // collation than the database's default might compare the mark's copy
-// otherwise, so it is left out, and so are its tenants' marks kept.
+// otherwise, so it is left out: every tenant's marks stay then.
 func (r *renderer) markScopeOf(mark string) (string, error) {
 	var conds []string
 	for _, c := range r.b.scope {

@@ -126,7 +126,7 @@ func serve(ctx context.Context, o serveOptions, log *slog.Logger, ready func(add
 		l.Close()
 		return err
 	}
-	worker := eng.Worker(o.worker, reg)
+	worker := eng.Worker(o.worker, reg) // made either way: it registers the refresh and status metrics
 	if o.worker.Workers > 0 {
 		wctx, stopWorker := context.WithCancel(context.Background())
 		workerDone := make(chan error, 1)

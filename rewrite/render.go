@@ -313,23 +313,18 @@ func (r *renderer) marksCTE() string {
 func (r *renderer) markScopeOf(mark string) (string, error) {
 	var conds []string
 	for _, c := range r.b.scope {
+		if r.readsCollated(c) {
+			continue
+		}
 		n := proto.Clone(c).(*pg.Node)
-		ok := true
 		var err error
 		over := func(x *pg.Node) *pg.Node {
 			name, col := r.b.colOf(x)
-			if !col || !ok {
+			if !col || err != nil {
 				return nil
 			}
-			if r.b.src.Collated[name] {
-				ok = false
-				return nil
-			}
-			var v *pg.Node
-			if v, err = parseExpr(r.markValue(mark, name)); err != nil {
-				ok = false
-				return nil
-			}
+			v, perr := parseExpr(r.markValue(mark, name))
+			err = perr
 			return v
 		}
 		if root := replaceOne(n.ProtoReflect(), over); root != nil {
@@ -337,9 +332,6 @@ func (r *renderer) markScopeOf(mark string) (string, error) {
 		}
 		if err != nil {
 			return "", err
-		}
-		if !ok {
-			continue
 		}
 		s, err := deparseExpr(n)
 		if err != nil {
@@ -351,6 +343,19 @@ func (r *renderer) markScopeOf(mark string) (string, error) {
 		return "", nil
 	}
 	return "(" + strings.Join(conds, " AND ") + ")", nil
+}
+
+// readsCollated reports whether condition c reads a column of a
+// non-default collation.
+func (r *renderer) readsCollated(c *pg.Node) bool {
+	found := false
+	visitNodes(c, func(x *pg.Node) bool {
+		if name, col := r.b.colOf(x); col && r.b.src.Collated[name] {
+			found = true
+		}
+		return !found
+	})
+	return found
 }
 
 // markValue is the value of scope column col in a mark's scope, typed as

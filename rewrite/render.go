@@ -20,16 +20,22 @@ import (
 //	          inwards to whole buckets, and v_k = c_k < f_k;
 //	spiral_r  the ranges each level serves: the coarsest its [c, f), each
 //	          finer one the edges the coarser leaves;
+//	spiral_q  the reach of each level, [c_k, f_k): its own ranges and the
+//	          dirty buckets of the levels above it;
 //	spiral_m  the changelog's marks overlapping the served range;
-//	spiral_d  the dirty buckets of each level per tenant (or all tenants);
-//	spiral_x  the same, made disjoint for reading raw rows;
+//	spiral_d  the dirty buckets of each level in its reach, per tenant (or
+//	          all tenants);
+//	spiral_x  the same, made disjoint for reading rows;
 //	spiral_g  whether to use tiers at all (within spiral.max_segments) and
 //	          the bounds of each served range.
 //
-// Segments: per level, tier rows in its ranges minus dirty buckets; raw rows
-// at the edges [lo, c_1) and [f_1, hi); raw rows of dirty buckets, or of
-// the whole range when tiers do not serve it. Each yields partial states
-// per group; the outer block merges them.
+// Segments: per level, tier rows in its ranges minus its dirty buckets;
+// per level below the coarsest, tier rows in the dirty buckets of the
+// level above minus its own (a dirty bucket falls to the next finer tier,
+// whose clean buckets serve it); raw rows at the edges [lo, c_1) and
+// [f_1, hi); raw rows of the finest level's dirty buckets, or of the whole
+// range when tiers do not serve it. Each yields partial states per group;
+// the outer block merges them.
 
 const epoch = "'1970-01-01 00:00:00+00'::timestamptz"
 
@@ -180,6 +186,7 @@ func (r *renderer) ctes() string {
 		"spiral_b AS MATERIALIZED (" + r.rangeCTE() + ")",
 		"spiral_l AS MATERIALIZED (" + r.levelsCTE() + ")",
 		"spiral_r AS MATERIALIZED (" + r.servedCTE() + ")",
+		"spiral_q AS MATERIALIZED (" + r.reachCTE() + ")",
 	}
 	gate := r.gateCTE()
 	if r.cr != nil {
@@ -286,6 +293,16 @@ func (r *renderer) servedCTE() string {
 		") r(spiral_k, spiral_lo, spiral_hi, spiral_v) WHERE l.spiral_go AND r.spiral_v AND r.spiral_lo < r.spiral_hi"
 }
 
+// reachCTE lists each level's reach [c_k, f_k) that holds a whole bucket.
+func (r *renderer) reachCTE() string {
+	var rows []string
+	for k := 1; k <= len(r.c.tiers); k++ {
+		rows = append(rows, fmt.Sprintf("(%d, l.spiral_c%d, l.spiral_f%d, l.spiral_v%d)", k, k, k, k))
+	}
+	return "SELECT q.spiral_k, q.spiral_lo, q.spiral_hi FROM spiral_l l, LATERAL (VALUES " + strings.Join(rows, ", ") +
+		") q(spiral_k, spiral_lo, spiral_hi, spiral_v) WHERE l.spiral_go AND q.spiral_v"
+}
+
 // marksCTE reads the marks overlapping the finest level's whole buckets
 // (its bounds are whole seconds when the range is constant).
 func (r *renderer) marksCTE() string {
@@ -379,7 +396,7 @@ func (r *renderer) scopeCols(mark string) string {
 }
 
 // countCTE bounds the number of dirty buckets from above without listing
-// them: a mark overlapping a served range for L seconds touches at most
+// them: a mark overlapping a level's reach for L seconds touches at most
 // ceil(L / W) + 1 buckets of width W (28 days for months). Over
 // maxDirtyBuckets, nothing is listed and the statement reads raw.
 func (r *renderer) countCTE() string {
@@ -399,7 +416,7 @@ func (r *renderer) countCTE() string {
 	}
 	return "SELECT coalesce(sum(ceil(extract(epoch FROM least(m.spiral_hi, r.spiral_hi) - greatest(m.spiral_lo, r.spiral_lo)) / " +
 		"CASE r.spiral_k " + strings.Join(whens, " ") + " END) + 1), 0) AS spiral_n " +
-		"FROM spiral_r r JOIN spiral_m m ON m.spiral_lo < r.spiral_hi AND m.spiral_hi > r.spiral_lo"
+		"FROM spiral_q r JOIN spiral_m m ON m.spiral_lo < r.spiral_hi AND m.spiral_hi > r.spiral_lo"
 }
 
 // maxDirtyBuckets bounds the dirty buckets a statement lists and reads
@@ -443,15 +460,16 @@ func (r *renderer) limit() string {
 		"FROM coalesce(current_setting('spiral.max_segments', true), '') s)", planned)
 }
 
+// dirtyCTE lists the dirty buckets of each level within its reach.
 func (r *renderer) dirtyCTE() string {
 	var parts []string
 	for k := 1; k <= len(r.c.tiers); k++ {
-		if !r.serves(k) {
+		if !r.reaches(k) {
 			continue
 		}
 		f := r.frame(k)
 		parts = append(parts, fmt.Sprintf("SELECT r.spiral_k, s.spiral_b, %s AS spiral_e, %s "+
-			"FROM spiral_r r JOIN spiral_m m ON m.spiral_lo < r.spiral_hi AND m.spiral_hi > r.spiral_lo, "+
+			"FROM spiral_q r JOIN spiral_m m ON m.spiral_lo < r.spiral_hi AND m.spiral_hi > r.spiral_lo, "+
 			"LATERAL %s s(spiral_b) WHERE r.spiral_k = %d AND (SELECT spiral_n FROM spiral_n) <= %d",
 			f.next("s.spiral_b"), r.scopeCols("m.spiral_scope"),
 			f.series("greatest(m.spiral_lo, r.spiral_lo)", "least(m.spiral_hi, r.spiral_hi)"), k, maxDirtyBuckets))
@@ -508,13 +526,19 @@ func (r *renderer) segments() string {
 }
 
 // segmentList is the tier segments of the given served ranges, the raw
-// edges and the dirty buckets.
+// edges, the finer tiers' reads of dirty buckets and the raw reads of the
+// finest level's.
 func (r *renderer) segmentList(served []servedRange) []string {
 	var segs []string
 	for _, s := range served {
 		segs = append(segs, r.tierSegment(s))
 	}
 	segs = append(segs, r.edgeSegments()...)
+	for k := 1; k < len(r.c.tiers); k++ {
+		if r.reaches(k + 1) {
+			segs = append(segs, r.fallSegment(k))
+		}
+	}
 	return append(segs, r.dirtySegment())
 }
 
@@ -598,6 +622,28 @@ func (r *renderer) tierSegment(s servedRange) string {
 		r.scope, s.k, tcol, r.scopeMatch("d", b.ref))
 }
 
+// fallSegment reads level k's tier rows in the dirty buckets of level
+// k+1, minus level k's own dirty buckets (which fall further). As in
+// dirtySegment, the buckets drive the reads, and a bucket of one tenant is
+// read over the tier's (scope..., time) key.
+func (r *renderer) fallSegment(k int) string {
+	b := r.b
+	t := r.c.tiers[k-1]
+	tcol := b.ref + "." + b.time
+	read := func(cond string) string {
+		return fmt.Sprintf("SELECT %s.* FROM %s AS %s WHERE %s >= spiral_x.spiral_b AND %s < spiral_x.spiral_e AND %s%s "+
+			"AND NOT EXISTS (SELECT FROM spiral_d d WHERE d.spiral_k = %d AND d.spiral_b = %s AND %s) OFFSET 0",
+			b.ref, rollup.QualifiedName(t.Schema, t.Name), b.ref, tcol, tcol, cond, r.scope, k, tcol, r.scopeMatch("d", b.ref))
+	}
+	rows := read("spiral_x.spiral_all")
+	if tenant := r.tenantMatch("spiral_x", b.ref); tenant != "" {
+		rows = "(" + rows + ") UNION ALL (" + read("NOT spiral_x.spiral_all AND "+tenant) + ")"
+	}
+	// "spiral_use" has no column: a one-time filter.
+	return fmt.Sprintf("SELECT %s FROM spiral_x CROSS JOIN LATERAL (%s) AS %s WHERE spiral_x.spiral_k = %d AND (SELECT spiral_use FROM spiral_g)",
+		r.selectList(k), rows, b.ref, k+1)
+}
+
 // fromItem is the block's FROM item as written.
 func (r *renderer) fromItem() string {
 	rv := r.b.rv
@@ -636,18 +682,19 @@ func (r *renderer) edgeSegments() []string {
 	}
 }
 
-// dirtyOrAll lists the ranges the dirty segment reads: the dirty buckets
-// when tiers serve the statement, else the whole range for every tenant.
+// dirtyOrAll lists the ranges the dirty segment reads: the finest level's
+// dirty buckets when tiers serve the statement, else the whole range for every tenant.
 func (r *renderer) dirtyOrAll() string {
 	all := []string{"0", "'-infinity'::timestamptz", "'infinity'::timestamptz", "true"}
 	for _, s := range r.b.src.Table.ScopeColumns {
 		all = append(all, "NULL::"+r.b.src.Columns[s])
 	}
-	return "(SELECT x.* FROM spiral_x x, spiral_g g WHERE g.spiral_use UNION ALL SELECT " + strings.Join(all, ", ") +
+	return "(SELECT x.* FROM spiral_x x, spiral_g g WHERE g.spiral_use AND x.spiral_k = 1 UNION ALL SELECT " + strings.Join(all, ", ") +
 		" FROM spiral_g g WHERE NOT g.spiral_use)"
 }
 
-// dirtySegment reads the raw rows of each dirty bucket, or of the whole
+// dirtySegment reads the raw rows of each dirty bucket of the finest level
+// (a coarser one's fall to the finer tiers: fallSegment), or of the whole
 // range when tiers do not serve the statement. OFFSET 0 keeps
 // the lateral subquery from being flattened into a join the planner could
 // drive from the raw table: the buckets drive it, and none costs nothing.

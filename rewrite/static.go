@@ -259,7 +259,20 @@ func (r *renderer) constHead() []string {
 	return []string{
 		"spiral_b AS MATERIALIZED (" + r.constRangeCTE() + ")",
 		"spiral_r (spiral_k, spiral_lo, spiral_hi) AS (" + r.constServedCTE() + ")",
+		"spiral_q (spiral_k, spiral_lo, spiral_hi) AS (" + r.constReachCTE() + ")",
 	}
+}
+
+// constReachCTE lists each level's reach [c_k, f_k) that holds a whole
+// bucket, as reachCTE does, with literal bounds.
+func (r *renderer) constReachCTE() string {
+	var rows []string
+	for k := 1; k <= len(r.c.tiers); k++ {
+		if r.reaches(k) {
+			rows = append(rows, fmt.Sprintf("(%d, %s, %s)", k, timestampLiteral(r.cr.c[k-1]), timestampLiteral(r.cr.f[k-1])))
+		}
+	}
+	return "SELECT * FROM (VALUES " + strings.Join(rows, ", ") + ") q WHERE (SELECT spiral_go FROM spiral_b)"
 }
 
 // constRangeCTE is spiral_b for a constant range: spiral_go holds when
@@ -301,13 +314,8 @@ func (r *renderer) constEdges(edge func(cond string) string) []string {
 	return out
 }
 
-// serves reports whether level k may serve a range: always, unless the
-// range is constant and k's share of it holds no whole bucket.
-func (r *renderer) serves(k int) bool {
-	for _, s := range r.ranges() {
-		if s.k == k {
-			return true
-		}
-	}
-	return false
+// reaches reports whether level k's reach may hold a whole bucket: always,
+// unless the range is constant and it holds none.
+func (r *renderer) reaches(k int) bool {
+	return r.cr == nil || r.cr.c[k-1] < r.cr.f[k-1]
 }

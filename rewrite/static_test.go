@@ -65,21 +65,23 @@ func TestLiteralInstant(t *testing.T) {
 
 // TestConstRangeServed: literal bounds are worked out in Go; only the
 // segments that hold whole buckets or edge instants are written, and the
-// statement checks PostgreSQL's reading of the bounds.
+// statement checks PostgreSQL's reading of the bounds. The 1m tier reads
+// the 1h tier's dirty buckets whenever the range holds a whole hour.
 func TestConstRangeServed(t *testing.T) {
 	cat := testCatalog()
 	cases := []struct {
 		where      string
-		tiers      []string // tier tables the statement reads
+		tiers      []string // tier tables whose own ranges the statement reads
 		edges      int      // raw edge segments
+		falls      bool     // the 1m tier reads dirty hours
 		literalsOK bool     // the bounds are checked against literals
 	}{
-		{`t >= '2024-01-01' AND t < '2024-01-03'`, []string{"ticks_1h"}, 0, true},
-		{`t >= '2024-01-01 00:30' AND t < '2024-01-03'`, []string{"ticks_1h", "ticks_1m"}, 0, true},
-		{`t >= '2024-01-01 00:30:10' AND t < '2024-01-03 00:00:30'`, []string{"ticks_1h", "ticks_1m"}, 2, true},
-		{`t > '2024-01-01 00:00:00' AND t <= '2024-01-01 00:59:59.999999'`, []string{"ticks_1m"}, 1, true},
-		{`t >= now() - interval '1 day'`, []string{"ticks_1h", "ticks_1m"}, 2, false},
-		{`t >= $1 AND t < '2024-01-03'`, []string{"ticks_1h", "ticks_1m"}, 2, false},
+		{`t >= '2024-01-01' AND t < '2024-01-03'`, []string{"ticks_1h"}, 0, true, true},
+		{`t >= '2024-01-01 00:30' AND t < '2024-01-03'`, []string{"ticks_1h", "ticks_1m"}, 0, true, true},
+		{`t >= '2024-01-01 00:30:10' AND t < '2024-01-03 00:00:30'`, []string{"ticks_1h", "ticks_1m"}, 2, true, true},
+		{`t > '2024-01-01 00:00:00' AND t <= '2024-01-01 00:59:59.999999'`, []string{"ticks_1m"}, 1, false, true},
+		{`t >= now() - interval '1 day'`, []string{"ticks_1h", "ticks_1m"}, 2, true, false},
+		{`t >= $1 AND t < '2024-01-03'`, []string{"ticks_1h", "ticks_1m"}, 2, true, false},
 	}
 	for _, c := range cases {
 		sql := `SELECT date_trunc('hour', t), sym, sum(vol) FROM ticks WHERE ` + c.where + ` GROUP BY 1, 2`
@@ -89,9 +91,12 @@ func TestConstRangeServed(t *testing.T) {
 		}
 		for _, tier := range []string{"ticks_1m", "ticks_1h"} {
 			want := strings.Contains(strings.Join(c.tiers, " "), tier)
-			if got := strings.Contains(out, "public."+tier+" "); got != want {
+			if got := strings.Contains(out, "public."+tier+" ticks WHERE (SELECT spiral_"); got != want {
 				t.Errorf("%s: reads %s: %v, want %v\n%s", c.where, tier, got, want, out)
 			}
+		}
+		if got := strings.Contains(out, "public.ticks_1m ticks WHERE ticks.t >= spiral_x.spiral_b"); got != c.falls {
+			t.Errorf("%s: the 1m tier reads dirty hours: %v, want %v\n%s", c.where, got, c.falls, out)
 		}
 		if got := strings.Count(out, "AND (SELECT spiral_use FROM spiral_g) GROUP BY"); got != c.edges {
 			t.Errorf("%s: %d raw edge segments, want %d\n%s", c.where, got, c.edges, out)

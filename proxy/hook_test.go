@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -214,6 +215,60 @@ func TestHookOnExecute(t *testing.T) {
 	for _, got := range h.pids {
 		if got != pid {
 			t.Fatalf("BackendPID = %d, want the upstream's %d", got, pid)
+		}
+	}
+}
+
+// afterHook registers an AfterTransaction callback for every statement
+// that starts with CREATE and counts the callbacks that ran.
+type afterHook struct {
+	mu  sync.Mutex
+	ran int
+}
+
+func (h *afterHook) Statement(_ context.Context, s *proxy.SessionState, _ proxy.StatementKind, sql string) proxy.Rewrite {
+	if strings.HasPrefix(sql, "CREATE") {
+		s.AfterTransaction(func() { h.mu.Lock(); h.ran++; h.mu.Unlock() })
+	}
+	return proxy.Rewrite{SQL: sql}
+}
+
+func (h *afterHook) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.ran
+}
+
+// TestAfterTransaction: a callback runs before the client hears that the
+// statement's transaction ended, and not before: in autocommit with the
+// statement's answer, inside BEGIN ... COMMIT only with the COMMIT's, on
+// both protocols.
+func TestAfterTransaction(t *testing.T) {
+	h := &afterHook{}
+	p := startProxy(t, func(c *proxy.Config) { c.Hook = h })
+	conn := connect(t, p.dsn(t, pgtest.NewDB(t)))
+	ctx := ctxT(t)
+	want := 0
+	for i, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
+		if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE TABLE auto%d (n int)", i), mode); err != nil {
+			t.Fatal(err)
+		}
+		if want++; h.count() != want {
+			t.Fatalf("%v: %d callbacks after an autocommit CREATE, want %d", mode, h.count(), want)
+		}
+		for _, q := range []string{"BEGIN", fmt.Sprintf("CREATE TABLE tx%d (n int)", i), "SELECT 1"} {
+			if _, err := conn.Exec(ctx, q, mode); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if h.count() != want {
+			t.Fatalf("%v: a callback ran inside the CREATE's transaction", mode)
+		}
+		if _, err := conn.Exec(ctx, "COMMIT", mode); err != nil {
+			t.Fatal(err)
+		}
+		if want++; h.count() != want {
+			t.Fatalf("%v: %d callbacks after COMMIT, want %d", mode, h.count(), want)
 		}
 	}
 }

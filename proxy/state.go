@@ -19,12 +19,59 @@ type SessionState struct {
 
 	txStatus atomic.Uint32 // 'I', 'T' or 'E'; 0 before the first ReadyForQuery
 	pending  atomic.Int64  // requests sent upstream still awaiting ReadyForQuery
+	answered atomic.Int64  // requests answered with ReadyForQuery so far
 	idleCh   chan struct{} // signalled when pending drops to zero
 
 	backendPID uint32                      // the upstream backend's process ID
 	barrier    func(context.Context) error // set by the session
 
 	locals sync.Map // a hook's per-session values
+
+	afterMu sync.Mutex
+	after   []afterTx // AfterTransaction's callbacks not yet run
+}
+
+// afterTx is a callback due once request n has been answered and no
+// transaction is open.
+type afterTx struct {
+	n int64
+	f func()
+}
+
+// AfterTransaction runs f once the request the hook is deciding about, and
+// the transaction it is part of, have ended: at the first ReadyForQuery
+// from that request on that reports no open transaction. Meant for a hook
+// deciding about a statement (the request is then the next one counted);
+// f runs on the session's upstream reader and must not block. Callbacks
+// still due when the session ends are dropped.
+func (s *SessionState) AfterTransaction(f func()) {
+	n := s.answered.Load() + s.pending.Load() + 1
+	s.afterMu.Lock()
+	s.after = append(s.after, afterTx{n: n, f: f})
+	s.afterMu.Unlock()
+}
+
+// runAfter runs the AfterTransaction callbacks that are due.
+func (s *SessionState) runAfter() {
+	if s.TxStatus() != 'I' {
+		return
+	}
+	n := s.answered.Load()
+	var due []func()
+	s.afterMu.Lock()
+	keep := s.after[:0]
+	for _, a := range s.after {
+		if a.n <= n {
+			due = append(due, a.f)
+		} else {
+			keep = append(keep, a)
+		}
+	}
+	s.after = keep
+	s.afterMu.Unlock()
+	for _, f := range due {
+		f()
+	}
 }
 
 // Local returns the value a hook stored for this session under key, or nil.
@@ -91,12 +138,14 @@ func (s *SessionState) Barrier(ctx context.Context) error {
 
 // requestDone records one ReadyForQuery and wakes a Barrier at zero.
 func (s *SessionState) requestDone() {
+	s.answered.Add(1)
 	if s.pending.Load() > 0 && s.pending.Add(-1) == 0 {
 		select {
 		case s.idleCh <- struct{}{}:
 		default:
 		}
 	}
+	s.runAfter()
 }
 
 // waitIdle blocks until no request is pending.

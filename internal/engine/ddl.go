@@ -100,7 +100,7 @@ func (e *Engine) alter(ctx context.Context, s *proxy.SessionState, st *rewrite.A
 		}
 		stmts = append(stmts, alterStatements(tr, &next)...)
 	}
-	e.cat.invalidate()
+	e.invalidateFor(s)
 	return proxy.Rewrite{SQL: doBlock(strings.Join(stmts, ";\n") + ";"), Tag: "ALTER TABLE"}
 }
 

@@ -152,7 +152,7 @@ func (e *Engine) query(ctx context.Context, s *proxy.SessionState, sql string) p
 	if !calls && !cat.Mentioned(sql) {
 		return proxy.Rewrite{SQL: sql}
 	}
-	e.noticeDDL(sql)
+	e.noticeDDL(s, sql)
 	maxSeg, _ := strconv.Atoi(ss.get("max_segments"))
 	k := decisionKey{sql: sql, tz: s.Param("TimeZone"), user: user, maxSegments: maxSeg,
 		show: ss.get("show_rewrite") == "on", percentiles: rewrite.ParsePercentileMode(ss.get("approximate_percentiles")), transparent: transparent, gen: gen}
@@ -199,12 +199,22 @@ func (e *Engine) decide(k decisionKey, cat *rewrite.Catalog) decision {
 
 // noticeDDL drops the catalog when a statement that may change tracked
 // tables or their privileges passes through.
-func (e *Engine) noticeDDL(sql string) {
+func (e *Engine) noticeDDL(s *proxy.SessionState, sql string) {
 	head := strings.TrimSpace(sql)
 	for _, kw := range []string{"DROP", "ALTER", "GRANT", "REVOKE", "CREATE", "COMMENT"} {
 		if len(head) >= len(kw) && strings.EqualFold(head[:len(kw)], kw) {
-			e.cat.invalidate()
+			e.invalidateFor(s)
 			return
 		}
 	}
+}
+
+// invalidateFor drops the catalog for a DDL statement of session s: now,
+// and again once the statement's transaction has ended. A read of the
+// catalog made in between (another session's, the background reload's)
+// does not see the change yet, and would otherwise serve as fresh for up
+// to catalogTTL.
+func (e *Engine) invalidateFor(s *proxy.SessionState) {
+	e.cat.invalidate()
+	s.AfterTransaction(e.cat.invalidate)
 }

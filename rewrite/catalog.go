@@ -29,7 +29,17 @@ type Source struct {
 type Tier struct {
 	Frame        rollup.Frame
 	Schema, Name string
+	// Dense: by the planner's estimates the tier holds more than
+	// 1/DenseRatio as many rows as the base table. Reading a dirty coarser
+	// bucket's clean parts from such a tier costs more than reading them
+	// raw (its rows are wider and merged one by one), so a dirty bucket of
+	// the tier above is read raw instead of falling to it.
+	Dense bool
 }
+
+// DenseRatio is the fewest base rows per tier row that make a tier worth
+// falling to (see Tier.Dense).
+const DenseRatio = 4
 
 // Settings are the session settings a rewrite depends on.
 type Settings struct {

@@ -20,8 +20,8 @@ import (
 //	          inwards to whole buckets, and v_k = c_k < f_k;
 //	spiral_r  the ranges each level serves: the coarsest its [c, f), each
 //	          finer one the edges the coarser leaves;
-//	spiral_q  the reach of each level, [c_k, f_k): its own ranges and the
-//	          dirty buckets of the levels above it;
+//	spiral_q  the reach of each level: its own ranges and the dirty
+//	          buckets of the levels above it that fall to it;
 //	spiral_m  the changelog's marks overlapping the served range;
 //	spiral_d  the dirty buckets of each level in its reach, per tenant (or
 //	          all tenants);
@@ -32,9 +32,9 @@ import (
 // Segments: per level, tier rows in its ranges minus its dirty buckets;
 // per level below the coarsest, tier rows in the dirty buckets of the
 // level above minus its own (a dirty bucket falls to the next finer tier,
-// whose clean buckets serve it); raw rows at the edges [lo, c_1) and
-// [f_1, hi); raw rows of the finest level's dirty buckets, or of the whole
-// range when tiers do not serve it. Each yields partial states per group;
+// whose clean buckets serve it, unless that tier is Dense); raw rows at the
+// edges [lo, c_1) and [f_1, hi); raw rows of the dirty buckets that fall
+// no further, or of the whole range when tiers do not serve it. Each yields partial states per group;
 // the outer block merges them.
 
 const epoch = "'1970-01-01 00:00:00+00'::timestamptz"
@@ -293,14 +293,50 @@ func (r *renderer) servedCTE() string {
 		") r(spiral_k, spiral_lo, spiral_hi, spiral_v) WHERE l.spiral_go AND r.spiral_v AND r.spiral_lo < r.spiral_hi"
 }
 
-// reachCTE lists each level's reach [c_k, f_k) that holds a whole bucket.
+// falls reports whether level k serves the dirty buckets of level k+1
+// that lie in its reach (fallSegment); otherwise they are read raw.
+func (r *renderer) falls(k int) bool {
+	return k < len(r.c.tiers) && !r.c.tiers[k-1].Dense
+}
+
+// stop is the level at which the dirty buckets of level k stop falling:
+// the first level m >= k that does not serve the ones above it (len(tiers)
+// when every one does).
+func (r *renderer) stop(k int) int {
+	for r.falls(k) {
+		k++
+	}
+	return k
+}
+
+// reachCTE lists each level's reach, the ranges whose dirty buckets it
+// lists: [c_k, f_k), less [c_m+1, f_m+1) when the buckets above level m
+// (stop) do not fall to it.
 func (r *renderer) reachCTE() string {
 	var rows []string
 	for k := 1; k <= len(r.c.tiers); k++ {
-		rows = append(rows, fmt.Sprintf("(%d, l.spiral_c%d, l.spiral_f%d, l.spiral_v%d)", k, k, k, k))
+		m := r.stop(k)
+		if m == len(r.c.tiers) {
+			rows = append(rows, fmt.Sprintf("(%d, l.spiral_c%d, l.spiral_f%d, l.spiral_v%d)", k, k, k, k))
+			continue
+		}
+		rows = append(rows, fmt.Sprintf("(%d, l.spiral_c%d, CASE WHEN l.spiral_v%d THEN l.spiral_c%d ELSE l.spiral_f%d END, l.spiral_v%d)", k, k, m+1, m+1, k, k),
+			fmt.Sprintf("(%d, l.spiral_f%d, l.spiral_f%d, l.spiral_v%d AND l.spiral_v%d)", k, m+1, k, k, m+1))
 	}
 	return "SELECT q.spiral_k, q.spiral_lo, q.spiral_hi FROM spiral_l l, LATERAL (VALUES " + strings.Join(rows, ", ") +
-		") q(spiral_k, spiral_lo, spiral_hi, spiral_v) WHERE l.spiral_go AND q.spiral_v"
+		") q(spiral_k, spiral_lo, spiral_hi, spiral_v) WHERE l.spiral_go AND q.spiral_v AND q.spiral_lo < q.spiral_hi"
+}
+
+// rawLevels lists the levels whose dirty buckets are read raw: the finest,
+// and each one above a level that does not serve its dirty buckets.
+func (r *renderer) rawLevels() []string {
+	out := []string{"1"}
+	for k := 1; k < len(r.c.tiers); k++ {
+		if !r.falls(k) {
+			out = append(out, fmt.Sprint(k+1))
+		}
+	}
+	return out
 }
 
 // marksCTE reads the marks overlapping the finest level's whole buckets
@@ -396,26 +432,29 @@ func (r *renderer) scopeCols(mark string) string {
 }
 
 // countCTE bounds the number of dirty buckets from above without listing
-// them: a mark overlapping a level's reach for L seconds touches at most
-// ceil(L / W) + 1 buckets of width W (28 days for months). Over
-// maxDirtyBuckets, nothing is listed and the statement reads raw.
+// them: a mark overlapping a level's reach in [a, b) touches
+// ceil(b / W) - floor(a / W) buckets of a fixed width W (epoch seconds;
+// buckets start at multiples of W), and at most ceil((b - a) / W) + 1 of a
+// calendar unit, W its shortest length. Over maxDirtyBuckets, nothing is
+// listed and the statement reads raw.
 func (r *renderer) countCTE() string {
+	lo := "extract(epoch FROM greatest(m.spiral_lo, r.spiral_lo))"
+	hi := "extract(epoch FROM least(m.spiral_hi, r.spiral_hi))"
 	var whens []string
 	for k := 1; k <= len(r.c.tiers); k++ {
 		f := r.c.tiers[k-1].Frame
-		w := f.Seconds
+		n := fmt.Sprintf("ceil(%s / %d) - floor(%s / %d)", hi, f.Seconds, lo, f.Seconds)
 		switch f.Unit {
 		case rollup.Month:
-			w = 28 * 86400
+			n = fmt.Sprintf("ceil((%s - %s) / %d) + 1", hi, lo, 28*86400)
 		case rollup.Quarter:
-			w = 89 * 86400
+			n = fmt.Sprintf("ceil((%s - %s) / %d) + 1", hi, lo, 89*86400)
 		case rollup.Year:
-			w = 365 * 86400
+			n = fmt.Sprintf("ceil((%s - %s) / %d) + 1", hi, lo, 365*86400)
 		}
-		whens = append(whens, fmt.Sprintf("WHEN %d THEN %d", k, w))
+		whens = append(whens, fmt.Sprintf("WHEN %d THEN %s", k, n))
 	}
-	return "SELECT coalesce(sum(ceil(extract(epoch FROM least(m.spiral_hi, r.spiral_hi) - greatest(m.spiral_lo, r.spiral_lo)) / " +
-		"CASE r.spiral_k " + strings.Join(whens, " ") + " END) + 1), 0) AS spiral_n " +
+	return "SELECT coalesce(sum(CASE r.spiral_k " + strings.Join(whens, " ") + " END), 0) AS spiral_n " +
 		"FROM spiral_q r JOIN spiral_m m ON m.spiral_lo < r.spiral_hi AND m.spiral_hi > r.spiral_lo"
 }
 
@@ -535,7 +574,7 @@ func (r *renderer) segmentList(served []servedRange) []string {
 	}
 	segs = append(segs, r.edgeSegments()...)
 	for k := 1; k < len(r.c.tiers); k++ {
-		if r.reaches(k + 1) {
+		if r.falls(k) && r.reaches(k+1) {
 			segs = append(segs, r.fallSegment(k))
 		}
 	}
@@ -682,19 +721,20 @@ func (r *renderer) edgeSegments() []string {
 	}
 }
 
-// dirtyOrAll lists the ranges the dirty segment reads: the finest level's
-// dirty buckets when tiers serve the statement, else the whole range for every tenant.
+// dirtyOrAll lists the ranges the dirty segment reads: the dirty buckets
+// of rawLevels when tiers serve the statement, else the whole range for every tenant.
 func (r *renderer) dirtyOrAll() string {
 	all := []string{"0", "'-infinity'::timestamptz", "'infinity'::timestamptz", "true"}
 	for _, s := range r.b.src.Table.ScopeColumns {
 		all = append(all, "NULL::"+r.b.src.Columns[s])
 	}
-	return "(SELECT x.* FROM spiral_x x, spiral_g g WHERE g.spiral_use AND x.spiral_k = 1 UNION ALL SELECT " + strings.Join(all, ", ") +
+	return "(SELECT x.* FROM spiral_x x, spiral_g g WHERE g.spiral_use AND x.spiral_k IN (" + strings.Join(r.rawLevels(), ", ") + ") UNION ALL SELECT " + strings.Join(all, ", ") +
 		" FROM spiral_g g WHERE NOT g.spiral_use)"
 }
 
 // dirtySegment reads the raw rows of each dirty bucket of the finest level
-// (a coarser one's fall to the finer tiers: fallSegment), or of the whole
+// and of each level whose buckets do not fall to the finer tier (the
+// others' fall: fallSegment), or of the whole
 // range when tiers do not serve the statement. OFFSET 0 keeps
 // the lateral subquery from being flattened into a join the planner could
 // drive from the raw table: the buckets drive it, and none costs nothing.

@@ -263,14 +263,24 @@ func (r *renderer) constHead() []string {
 	}
 }
 
-// constReachCTE lists each level's reach [c_k, f_k) that holds a whole
-// bucket, as reachCTE does, with literal bounds.
+// constReachCTE lists each level's reach, as reachCTE does, with literal
+// bounds.
 func (r *renderer) constReachCTE() string {
 	var rows []string
-	for k := 1; k <= len(r.c.tiers); k++ {
-		if r.reaches(k) {
-			rows = append(rows, fmt.Sprintf("(%d, %s, %s)", k, timestampLiteral(r.cr.c[k-1]), timestampLiteral(r.cr.f[k-1])))
+	add := func(k int, lo, hi int64) {
+		if lo < hi {
+			rows = append(rows, fmt.Sprintf("(%d, %s, %s)", k, timestampLiteral(lo), timestampLiteral(hi)))
 		}
+	}
+	c, f := r.cr.c, r.cr.f
+	for k := 1; k <= len(r.c.tiers); k++ {
+		m := r.stop(k)
+		if m == len(r.c.tiers) || c[m] >= f[m] {
+			add(k, c[k-1], f[k-1])
+			continue
+		}
+		add(k, c[k-1], c[m])
+		add(k, f[m], f[k-1])
 	}
 	return "SELECT * FROM (VALUES " + strings.Join(rows, ", ") + ") q WHERE (SELECT spiral_go FROM spiral_b)"
 }

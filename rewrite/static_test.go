@@ -106,3 +106,36 @@ func TestConstRangeServed(t *testing.T) {
 		}
 	}
 }
+
+// TestDenseTierIsNotFallenTo: when the 1m tier is dense, a dirty hour is
+// read raw rather than from the 1m tier, and the 1m level lists dirty
+// buckets only in its own ranges, not in the hours (they would be read raw
+// twice).
+func TestDenseTierIsNotFallenTo(t *testing.T) {
+	cat := testCatalog()
+	for _, s := range cat.Sources {
+		if s.Table.Name == "ticks" {
+			s.Tiers[0].Dense = true
+		}
+	}
+	for _, where := range []string{`t >= '2024-01-01 00:30' AND t < '2024-01-03'`, `t >= now() - interval '1 day'`} {
+		sql := `SELECT date_trunc('hour', t), sym, sum(vol) FROM ticks WHERE ` + where + ` GROUP BY 1, 2`
+		out, err := Query(sql, cat, Settings{TimeZone: "UTC"})
+		if err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		if strings.Contains(out, "public.ticks_1m ticks WHERE ticks.t >= spiral_x.spiral_b") {
+			t.Errorf("%s: the dense 1m tier reads dirty hours\n%s", where, out)
+		}
+		if !strings.Contains(out, "x.spiral_k IN (1, 2)") {
+			t.Errorf("%s: dirty hours are not read raw\n%s", where, out)
+		}
+	}
+	out, err := Query(`SELECT date_trunc('hour', t), sum(vol) FROM ticks WHERE t >= '2024-01-01 00:30' AND t < '2024-01-03' GROUP BY 1`, cat, Settings{TimeZone: "UTC"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if own := "(1, '2024-01-01 00:30:00+00'::timestamptz, '2024-01-01 01:00:00+00'::timestamptz)"; !strings.Contains(out, own) || strings.Contains(out, "(1, '2024-01-01 00:30:00+00'::timestamptz, '2024-01-03") {
+		t.Errorf("the 1m level's reach is not its own range %s\n%s", own, out)
+	}
+}

@@ -190,7 +190,14 @@ func Rewrite(ctx context.Context, w io.Writer, opts RewriteOptions) (err error) 
 	if err != nil {
 		return err
 	}
-	return writeRewriteTables(w, rewriteHeader(ctx, s, opts), results, over)
+	backlog, err := e.backlog(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if err := writeRewriteTables(w, rewriteHeader(ctx, s, opts), results, over); err != nil {
+		return err
+	}
+	return writeBacklogTable(w, opts, backlog)
 }
 
 // prepareRewrite creates the tracked table through the proxy, adds an
@@ -314,6 +321,11 @@ func (e *rewriteEnv) queries(ctx context.Context, opts RewriteOptions) ([]rewrit
 }
 
 func (e *rewriteEnv) query(ctx context.Context, q rewriteQuery, runs int) (rewriteResult, error) {
+	return e.queryOn(ctx, q, runs, numRewriteTargets)
+}
+
+// queryOn is query over the first targets targets only.
+func (e *rewriteEnv) queryOn(ctx context.Context, q rewriteQuery, runs, targets int) (rewriteResult, error) {
 	r := rewriteResult{q: q}
 	var err error
 	if r.rewritten, err = e.planDiffers(ctx, q.sql); err != nil {
@@ -325,7 +337,7 @@ func (e *rewriteEnv) query(ctx context.Context, q rewriteQuery, runs int) (rewri
 	}
 	r.rows = len(want.rows)
 	for run := -1; run < runs; run++ { // run -1 is the warm-up
-		for target := range numRewriteTargets {
+		for target := range targets {
 			got, took, err := fetch(ctx, e.conn(target), q.text(target))
 			if err != nil {
 				return r, fmt.Errorf("%s: %w", targetName(target), err)

@@ -152,3 +152,21 @@ func TestRewriteResultNote(t *testing.T) {
 		t.Errorf("note kept proxy %q, tier %q; want the first of each", r.proxyDiff, r.tierDiff)
 	}
 }
+
+func TestWriteBacklogTable(t *testing.T) {
+	ok := rewriteResult{q: rewriteQuery{name: "3 daily"}, rows: 30}
+	ok.ms[rawTarget], ok.ms[proxyTarget] = []float64{900}, []float64{30}
+	wrong := rewriteResult{q: rewriteQuery{name: "4 one"}, rows: 24, proxyDiff: "row 2 column sum: 3, want 4"}
+	wrong.ms[rawTarget], wrong.ms[proxyTarget] = []float64{10}, []float64{20}
+	var buf bytes.Buffer
+	err := writeBacklogTable(&buf, RewriteOptions{Tenants: 100}, []backlogResult{{hours: 1, results: []rewriteResult{ok}}, {hours: 24, results: []rewriteResult{wrong}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"N*100 dirty", "30.0x", "0.5x", "MISMATCH query 4 one through spiral: row 2 column sum: 3, want 4"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("backlog table lacks %q:\n%s", want, out)
+		}
+	}
+}

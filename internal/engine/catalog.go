@@ -40,6 +40,7 @@ type catalogState struct {
 	// collated: base OID -> the columns of a non-default collation
 	collated map[uint32]map[string]bool
 	rls      map[uint32]bool // base OID -> row-level security enabled
+	dense    map[string]bool // qualified tier name -> rewrite.Tier.Dense
 	users    map[string]*rewrite.Catalog
 }
 
@@ -135,7 +136,7 @@ func (e *Engine) readCatalog(ctx context.Context, users []string) (catalogState,
 		return catalogState{}, err
 	}
 	rows, err := e.pool.Query(ctx, `
-		SELECT c.oid::int8, c.relrowsecurity, a.attname, format_type(a.atttypid, a.atttypmod),
+		SELECT c.oid::int8, c.relrowsecurity, c.reltuples::float8, a.attname, format_type(a.atttypid, a.atttypmod),
 		       a.attcollation NOT IN (0, 100) -- neither uncollatable nor the default
 		FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 		WHERE c.oid IN (SELECT base_oid FROM spiral.metadata WHERE parent_view = 'BASE')`)
@@ -147,7 +148,9 @@ func (e *Engine) readCatalog(ctx context.Context, users []string) (catalogState,
 	var oid int64
 	var sec, collated bool
 	var name, typ string
-	_, err = pgx.ForEachRow(rows, []any{&oid, &sec, &name, &typ, &collated}, func() error {
+	var reltuples float64
+	baseRows := map[uint32]float64{}
+	_, err = pgx.ForEachRow(rows, []any{&oid, &sec, &reltuples, &name, &typ, &collated}, func() error {
 		if st.columns[uint32(oid)] == nil {
 			st.columns[uint32(oid)] = map[string]string{}
 			st.collated[uint32(oid)] = map[string]bool{}
@@ -157,10 +160,14 @@ func (e *Engine) readCatalog(ctx context.Context, users []string) (catalogState,
 			st.collated[uint32(oid)][name] = true
 		}
 		st.rls[uint32(oid)] = sec
+		baseRows[uint32(oid)] = reltuples
 		return nil
 	})
 	if err != nil {
 		return catalogState{}, fmt.Errorf("catalog: %w", err)
+	}
+	if st.dense, err = e.denseTiers(ctx, tracked, baseRows); err != nil {
+		return catalogState{}, err
 	}
 	for _, u := range users {
 		if st.users[u], err = e.userCatalog(ctx, st, u); err != nil {
@@ -168,6 +175,44 @@ func (e *Engine) readCatalog(ctx context.Context, users []string) (catalogState,
 		}
 	}
 	return st, nil
+}
+
+// denseTiers finds the tiers that hold more than 1/rewrite.DenseRatio as
+// many rows as their base table, by pg_class.reltuples (the planner's
+// estimates); a table or tier never analyzed is not dense. Only the
+// verdicts are kept, so the catalog, and the decisions cached for it,
+// change only when one flips.
+func (e *Engine) denseTiers(ctx context.Context, tracked []rollup.Tracked, baseRows map[uint32]float64) (map[string]bool, error) {
+	var names []string
+	base := map[string]float64{}
+	for _, t := range tracked {
+		for _, f := range t.Table.Frames {
+			name := rollup.QualifiedName(t.Table.Schema, t.Table.TierName(f))
+			names = append(names, name)
+			base[name] = baseRows[t.OID]
+		}
+	}
+	dense := map[string]bool{}
+	if len(names) == 0 {
+		return dense, nil
+	}
+	rows, err := e.pool.Query(ctx, `
+		SELECT t, c.reltuples::float8 FROM unnest($1::text[]) t JOIN pg_class c ON c.oid = to_regclass(t)`, names)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: tier sizes: %w", err)
+	}
+	var name string
+	var n float64
+	_, err = pgx.ForEachRow(rows, []any{&name, &n}, func() error {
+		if b := base[name]; b > 0 && n > 0 && b < rewrite.DenseRatio*n {
+			dense[name] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("catalog: tier sizes: %w", err)
+	}
+	return dense, nil
 }
 
 // userCatalog keeps the tiers user may read, and no tier of a table with
@@ -198,8 +243,9 @@ func (e *Engine) userCatalog(ctx context.Context, c catalogState, user string) (
 		src := &rewrite.Source{Table: t.Table, OID: t.OID, Columns: c.columns[t.OID], Collated: c.collated[t.OID]}
 		for _, f := range t.Table.Frames {
 			name := t.Table.TierName(f)
-			if readable[rollup.QualifiedName(t.Table.Schema, name)] && !c.rls[t.OID] {
-				src.Tiers = append(src.Tiers, rewrite.Tier{Frame: f, Schema: t.Table.Schema, Name: name})
+			qualified := rollup.QualifiedName(t.Table.Schema, name)
+			if readable[qualified] && !c.rls[t.OID] {
+				src.Tiers = append(src.Tiers, rewrite.Tier{Frame: f, Schema: t.Table.Schema, Name: name, Dense: c.dense[qualified]})
 			}
 		}
 		rc.Sources = append(rc.Sources, src)

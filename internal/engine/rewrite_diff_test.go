@@ -169,6 +169,11 @@ func diffTableRun(t *testing.T, e *env, seed uint64, cfg diffConfig, total *diff
 	if rng.IntN(2) == 0 {
 		s.step(fmt.Sprintf("SELECT spiral_refresh('%s')", tb.qname()))
 	}
+	if rng.IntN(2) == 0 {
+		// Row estimates for the catalog's Dense verdicts (a dense tier is
+		// not fallen to); never analyzed, no tier is dense.
+		s.step("ANALYZE")
+	}
 	var done []*diffQuery
 	for phase := range cfg.phases {
 		if phase > 0 {

@@ -394,39 +394,57 @@ func TestScopeCollation(t *testing.T) {
 
 // TestDirtyBucketsFallToFinerTiers: a dirty bucket of a coarse tier is
 // served by the clean buckets of the finer tiers inside it, and only the
-// finest tier's dirty buckets are read from the raw table. The raw rows
-// outside the one dirty (minute, tenant) are changed behind spiral's back
-// (triggers off), so an answer that read any of them raw differs from the
-// one the data had when the tiers were refreshed.
+// dirty buckets that fall no further are read from the raw table. The raw
+// rows outside those are changed behind spiral's back (triggers off), so
+// an answer that read any of them raw differs from the one the data had
+// when the tiers were refreshed. In "fall" every tier holds far fewer rows
+// than the table, so the dirty minute is all that is read raw; in "stay"
+// the 1m tier holds as many rows as the table (Dense), so the dirty hour
+// is read raw and the plan does not read the 1m tier at all.
 func TestDirtyBucketsFallToFinerTiers(t *testing.T) {
 	e := newEnv(t)
 	via, direct := connect(t, e.via), connect(t, e.direct)
-	exec(t, via, `CREATE TABLE fall (t timestamptz NOT NULL, sym int NOT NULL,
-		price float8, -- Spiral: ohlc, stats
-		vol int -- Spiral: sum
-		) WITH (spiral.frames = '1m,1h,1d', spiral.tenant = 'sym')`)
-	exec(t, direct, `INSERT INTO fall SELECT '2024-01-01'::timestamptz + i * interval '37 seconds', i % 3, (i % 89) * 0.5, i % 7
-		FROM generate_series(0, 9999) i`)
-	exec(t, via, `SELECT spiral_refresh('fall')`)
-	exec(t, direct, `INSERT INTO fall VALUES ('2024-01-02 10:05:30+00', 1, 1000, 1000)`)
-	queries := []string{
-		`SELECT date_trunc('day', t), sym, sum(vol), count(*), max(price), avg(price), stddev(price) FROM fall
-		  WHERE t >= '2024-01-01' AND t < '2024-01-04' GROUP BY 1, 2 ORDER BY 1, 2`,
-		`SELECT date_trunc('hour', t), sum(vol), min(price) FROM fall
-		  WHERE sym = 1 AND t >= now() - interval '100 years' GROUP BY 1 ORDER BY 1`,
-		`SELECT sym, sum(vol), count(*) FROM fall WHERE t >= '2024-01-01' AND t < '2024-01-05' GROUP BY 1 ORDER BY 1`,
-	}
-	var want [][]string
-	for _, q := range queries {
-		want = append(want, query(t, direct, q))
-	}
-	exec(t, direct, `BEGIN; SET LOCAL session_replication_role = replica;
-		UPDATE fall SET vol = vol + 1, price = price + 1 WHERE NOT (sym = 1 AND t >= '2024-01-02 10:05' AND t < '2024-01-02 10:06');
-		COMMIT`)
-	if n := query(t, direct, `SELECT count(*) FROM spiral.changelog`); n[0] != "1" {
-		t.Fatalf("marks after the change behind spiral's back: %v, want the late row's one", n)
-	}
-	for i, q := range queries {
-		sameRows(t, q, query(t, via, q), want[i])
+	for _, c := range []struct {
+		table, step string
+		raw         string // the dirty range read raw
+		readsMinute bool   // the plan of the daily query reads the 1m tier
+	}{
+		{"fall", "3 seconds", "t >= '2024-01-02 10:05' AND t < '2024-01-02 10:06'", true},
+		{"stay", "170 seconds", "t >= '2024-01-02 10:00' AND t < '2024-01-02 11:00'", false},
+	} {
+		exec(t, via, `CREATE TABLE `+c.table+` (t timestamptz NOT NULL, sym int NOT NULL,
+			price float8, -- Spiral: ohlc, stats
+			vol int -- Spiral: sum
+			) WITH (spiral.frames = '1m,1h,1d', spiral.tenant = 'sym')`)
+		exec(t, direct, `INSERT INTO `+c.table+` SELECT g, i % 3, (i % 89) * 0.5, i % 7
+			FROM generate_series('2024-01-01'::timestamptz, '2024-01-03 23:59:59', interval '`+c.step+`') WITH ORDINALITY AS s(g, i)`)
+		exec(t, via, `SELECT spiral_refresh('`+c.table+`')`)
+		exec(t, direct, `ANALYZE `+c.table+`, `+c.table+`_1m, `+c.table+`_1h, `+c.table+`_1d`)
+		exec(t, direct, `INSERT INTO `+c.table+` VALUES ('2024-01-02 10:05:30+00', 1, 1000, 1000)`)
+		daily := `SELECT date_trunc('day', t), sym, sum(vol), count(*), max(price), avg(price), stddev(price) FROM ` + c.table + `
+			WHERE t >= '2024-01-01' AND t < '2024-01-04' GROUP BY 1, 2 ORDER BY 1, 2`
+		queries := []string{daily,
+			`SELECT date_trunc('hour', t), sum(vol), min(price) FROM ` + c.table + `
+			  WHERE sym = 1 AND t >= now() - interval '100 years' GROUP BY 1 ORDER BY 1`,
+			`SELECT sym, sum(vol), count(*) FROM ` + c.table + ` WHERE t >= '2024-01-01' AND t < '2024-01-05' GROUP BY 1 ORDER BY 1`,
+		}
+		var want [][]string
+		for _, q := range queries {
+			want = append(want, query(t, direct, q))
+		}
+		exec(t, direct, `BEGIN; SET LOCAL session_replication_role = replica;
+			UPDATE `+c.table+` SET vol = vol + 1, price = price + 1 WHERE NOT (sym = 1 AND `+c.raw+`);
+			COMMIT`)
+		// The catalog reads the tiers' sizes within a second or two.
+		deadline := time.Now().Add(10 * time.Second)
+		for p := plan(t, via, daily); !strings.Contains(p, c.table+"_1h") || strings.Contains(p, c.table+"_1m") != c.readsMinute; p = plan(t, via, daily) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the plan does not read the 1h tier, or reads the 1m tier: %v (want %v)\n%s", c.table, !c.readsMinute, c.readsMinute, p)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		for i, q := range queries {
+			sameRows(t, q, query(t, via, q), want[i])
+		}
 	}
 }

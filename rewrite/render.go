@@ -34,8 +34,8 @@ import (
 // level above minus its own (a dirty bucket falls to the next finer tier,
 // whose clean buckets serve it, unless that tier is Dense); raw rows at the
 // edges [lo, c_1) and [f_1, hi); raw rows of the dirty buckets that fall
-// no further, or of the whole range when tiers do not serve it. Each yields partial states per group;
-// the outer block merges them.
+// no further, or of the whole range when tiers do not serve it. Each
+// yields partial states per group; the outer block merges them.
 
 const epoch = "'1970-01-01 00:00:00+00'::timestamptz"
 
@@ -565,8 +565,8 @@ func (r *renderer) segments() string {
 }
 
 // segmentList is the tier segments of the given served ranges, the raw
-// edges, the finer tiers' reads of dirty buckets and the raw reads of the
-// finest level's.
+// edges, the finer tiers' reads of the dirty buckets that fall to them and
+// the raw reads of the rest (rawLevels).
 func (r *renderer) segmentList(served []servedRange) []string {
 	var segs []string
 	for _, s := range served {
@@ -663,8 +663,7 @@ func (r *renderer) tierSegment(s servedRange) string {
 
 // fallSegment reads level k's tier rows in the dirty buckets of level
 // k+1, minus level k's own dirty buckets (which fall further). As in
-// dirtySegment, the buckets drive the reads, and a bucket of one tenant is
-// read over the tier's (scope..., time) key.
+// dirtySegment, the buckets drive the reads (bucketRows).
 func (r *renderer) fallSegment(k int) string {
 	b := r.b
 	t := r.c.tiers[k-1]
@@ -674,13 +673,23 @@ func (r *renderer) fallSegment(k int) string {
 			"AND NOT EXISTS (SELECT FROM spiral_d d WHERE d.spiral_k = %d AND d.spiral_b = %s AND %s) OFFSET 0",
 			b.ref, rollup.QualifiedName(t.Schema, t.Name), b.ref, tcol, tcol, cond, r.scope, k, tcol, r.scopeMatch("d", b.ref))
 	}
-	rows := read("spiral_x.spiral_all")
-	if tenant := r.tenantMatch("spiral_x", b.ref); tenant != "" {
-		rows = "(" + rows + ") UNION ALL (" + read("NOT spiral_x.spiral_all AND "+tenant) + ")"
-	}
 	// "spiral_use" has no column: a one-time filter.
 	return fmt.Sprintf("SELECT %s FROM spiral_x CROSS JOIN LATERAL (%s) AS %s WHERE spiral_x.spiral_k = %d AND (SELECT spiral_use FROM spiral_g)",
-		r.selectList(k), rows, b.ref, k+1)
+		r.selectList(k), r.bucketRows(read), b.ref, k+1)
+}
+
+// bucketRows is the rows read (by read, given a condition over spiral_x)
+// for one bucket of spiral_x: a bucket of every tenant and a bucket of one
+// tenant are read by two branches, one of which a one-time filter turns
+// off, so that the tenant's rows are read alone over the (scope..., time)
+// index, where one condition "all tenants or this one" would read every
+// tenant's rows of the bucket.
+func (r *renderer) bucketRows(read func(cond string) string) string {
+	rows := read("spiral_x.spiral_all")
+	if tenant := r.tenantMatch("spiral_x", r.b.ref); tenant != "" {
+		rows = "(" + rows + ") UNION ALL (" + read("NOT spiral_x.spiral_all AND "+tenant) + ")"
+	}
+	return rows
 }
 
 // fromItem is the block's FROM item as written.
@@ -722,7 +731,8 @@ func (r *renderer) edgeSegments() []string {
 }
 
 // dirtyOrAll lists the ranges the dirty segment reads: the dirty buckets
-// of rawLevels when tiers serve the statement, else the whole range for every tenant.
+// of rawLevels when tiers serve the statement, else the whole range for
+// every tenant.
 func (r *renderer) dirtyOrAll() string {
 	all := []string{"0", "'-infinity'::timestamptz", "'infinity'::timestamptz", "true"}
 	for _, s := range r.b.src.Table.ScopeColumns {
@@ -732,16 +742,11 @@ func (r *renderer) dirtyOrAll() string {
 		" FROM spiral_g g WHERE NOT g.spiral_use)"
 }
 
-// dirtySegment reads the raw rows of each dirty bucket of the finest level
-// and of each level whose buckets do not fall to the finer tier (the
-// others' fall: fallSegment), or of the whole
-// range when tiers do not serve the statement. OFFSET 0 keeps
+// dirtySegment reads the raw rows of each dirty bucket that falls no
+// further (rawLevels; the others fall: fallSegment), or of the whole range
+// when tiers do not serve the statement. OFFSET 0 keeps
 // the lateral subquery from being flattened into a join the planner could
 // drive from the raw table: the buckets drive it, and none costs nothing.
-// A bucket of every tenant and a bucket of one tenant are read by two
-// branches, one of which a one-time filter turns off: the tenant's reads
-// its rows alone over the (scope..., time) index, where one condition
-// "all tenants or this one" would read every tenant's rows of the bucket.
 func (r *renderer) dirtySegment() string {
 	b := r.b
 	tcol := b.ref + "." + b.time
@@ -749,12 +754,8 @@ func (r *renderer) dirtySegment() string {
 		return fmt.Sprintf("SELECT %s.* FROM %s WHERE %s AND %s >= spiral_x.spiral_b AND %s < spiral_x.spiral_e AND %s OFFSET 0",
 			b.ref, r.fromItem(), r.where, tcol, tcol, cond)
 	}
-	rows := read("spiral_x.spiral_all")
-	if tenant := r.tenantMatch("spiral_x", b.ref); tenant != "" {
-		rows = "(" + rows + ") UNION ALL (" + read("NOT spiral_x.spiral_all AND "+tenant) + ")"
-	}
 	return fmt.Sprintf("SELECT %s FROM %s AS spiral_x CROSS JOIN LATERAL (%s) AS %s%s",
-		r.selectList(0), r.dirtyOrAll(), rows, b.ref, r.groupBy())
+		r.selectList(0), r.dirtyOrAll(), r.bucketRows(read), b.ref, r.groupBy())
 }
 
 // meanLayers adds, for each moments aggregate, the pivot and the mean of

@@ -663,19 +663,23 @@ func (r *renderer) tierSegment(s servedRange) string {
 
 // fallSegment reads level k's tier rows in the dirty buckets of level
 // k+1, minus level k's own dirty buckets (which fall further). As in
-// dirtySegment, the buckets drive the reads (bucketRows).
+// dirtySegment, the buckets drive the reads (bucketRows). The own dirty
+// buckets are taken out once over all the rows read, not per bucket: an
+// anti-join inside the lateral read would scan spiral_d again for every
+// bucket.
 func (r *renderer) fallSegment(k int) string {
 	b := r.b
 	t := r.c.tiers[k-1]
 	tcol := b.ref + "." + b.time
 	read := func(cond string) string {
-		return fmt.Sprintf("SELECT %s.* FROM %s AS %s WHERE %s >= spiral_x.spiral_b AND %s < spiral_x.spiral_e AND %s%s "+
-			"AND NOT EXISTS (SELECT FROM spiral_d d WHERE d.spiral_k = %d AND d.spiral_b = %s AND %s) OFFSET 0",
-			b.ref, rollup.QualifiedName(t.Schema, t.Name), b.ref, tcol, tcol, cond, r.scope, k, tcol, r.scopeMatch("d", b.ref))
+		return fmt.Sprintf("SELECT %s.* FROM %s AS %s WHERE %s >= spiral_x.spiral_b AND %s < spiral_x.spiral_e AND %s%s OFFSET 0",
+			b.ref, rollup.QualifiedName(t.Schema, t.Name), b.ref, tcol, tcol, cond, r.scope)
 	}
 	// "spiral_use" has no column: a one-time filter.
-	return fmt.Sprintf("SELECT %s FROM spiral_x CROSS JOIN LATERAL (%s) AS %s WHERE spiral_x.spiral_k = %d AND (SELECT spiral_use FROM spiral_g)",
-		r.selectList(k), r.bucketRows(read), b.ref, k+1)
+	rows := fmt.Sprintf("SELECT %s.* FROM spiral_x CROSS JOIN LATERAL (%s) AS %s WHERE spiral_x.spiral_k = %d AND (SELECT spiral_use FROM spiral_g)",
+		b.ref, r.bucketRows(read), b.ref, k+1)
+	return fmt.Sprintf("SELECT %s FROM (%s) AS %s WHERE NOT EXISTS (SELECT FROM spiral_d d WHERE d.spiral_k = %d AND d.spiral_b = %s AND %s)",
+		r.selectList(k), rows, b.ref, k, tcol, r.scopeMatch("d", b.ref))
 }
 
 // bucketRows is the rows read (by read, given a condition over spiral_x)

@@ -27,6 +27,7 @@ type SessionState struct {
 
 	locals sync.Map // a hook's per-session values
 
+	afterN  atomic.Int32 // len(after), read without the lock on every ReadyForQuery
 	afterMu sync.Mutex
 	after   []afterTx // AfterTransaction's callbacks not yet run
 }
@@ -48,12 +49,13 @@ func (s *SessionState) AfterTransaction(f func()) {
 	n := s.answered.Load() + s.pending.Load() + 1
 	s.afterMu.Lock()
 	s.after = append(s.after, afterTx{n: n, f: f})
+	s.afterN.Store(int32(len(s.after)))
 	s.afterMu.Unlock()
 }
 
 // runAfter runs the AfterTransaction callbacks that are due.
 func (s *SessionState) runAfter() {
-	if s.TxStatus() != 'I' {
+	if s.afterN.Load() == 0 || s.TxStatus() != 'I' {
 		return
 	}
 	n := s.answered.Load()
@@ -68,6 +70,7 @@ func (s *SessionState) runAfter() {
 		}
 	}
 	s.after = keep
+	s.afterN.Store(int32(len(keep)))
 	s.afterMu.Unlock()
 	for _, f := range due {
 		f()

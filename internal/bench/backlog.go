@@ -38,7 +38,7 @@ func (e *rewriteEnv) backlog(ctx context.Context, opts RewriteOptions) ([]backlo
 		}
 		step := backlogResult{hours: hours}
 		for _, q := range rewriteQueries(end, opts.Days) {
-			r, err := e.queryOn(ctx, q, opts.Runs, tierTarget)
+			r, err := e.queryOn(ctx, q, opts.Runs, proxyTarget+1) // raw and proxy
 			if err != nil {
 				return nil, fmt.Errorf("backlog: query %s: %w", q.name, err)
 			}

@@ -324,7 +324,8 @@ func (e *rewriteEnv) query(ctx context.Context, q rewriteQuery, runs int) (rewri
 	return e.queryOn(ctx, q, runs, numRewriteTargets)
 }
 
-// queryOn is query over the first targets targets only.
+// queryOn is query over the first targets targets only (rawTarget,
+// proxyTarget, tierTarget in that order).
 func (e *rewriteEnv) queryOn(ctx context.Context, q rewriteQuery, runs, targets int) (rewriteResult, error) {
 	r := rewriteResult{q: q}
 	var err error

@@ -187,7 +187,7 @@ func (e *Engine) denseTiers(ctx context.Context, tracked []rollup.Tracked, baseR
 	base := map[string]float64{}
 	for _, t := range tracked {
 		for _, f := range t.Table.Frames {
-			name := rollup.QualifiedName(t.Table.Schema, t.Table.TierName(f))
+			name := qualifiedTier(t, f)
 			names = append(names, name)
 			base[name] = baseRows[t.OID]
 		}
@@ -215,13 +215,19 @@ func (e *Engine) denseTiers(ctx context.Context, tracked []rollup.Tracked, baseR
 	return dense, nil
 }
 
+// qualifiedTier is the schema-qualified name of t's tier of frame f, the
+// key the catalog's per-tier maps use.
+func qualifiedTier(t rollup.Tracked, f rollup.Frame) string {
+	return rollup.QualifiedName(t.Table.Schema, t.Table.TierName(f))
+}
+
 // userCatalog keeps the tiers user may read, and no tier of a table with
 // row-level security (a tier would bypass its policies).
 func (e *Engine) userCatalog(ctx context.Context, c catalogState, user string) (*rewrite.Catalog, error) {
 	var tiers []string
 	for _, t := range c.tracked {
 		for _, f := range t.Table.Frames {
-			tiers = append(tiers, rollup.QualifiedName(t.Table.Schema, t.Table.TierName(f)))
+			tiers = append(tiers, qualifiedTier(t, f))
 		}
 	}
 	readable := map[string]bool{}
@@ -243,7 +249,7 @@ func (e *Engine) userCatalog(ctx context.Context, c catalogState, user string) (
 		src := &rewrite.Source{Table: t.Table, OID: t.OID, Columns: c.columns[t.OID], Collated: c.collated[t.OID]}
 		for _, f := range t.Table.Frames {
 			name := t.Table.TierName(f)
-			qualified := rollup.QualifiedName(t.Table.Schema, name)
+			qualified := qualifiedTier(t, f)
 			if readable[qualified] && !c.rls[t.OID] {
 				src.Tiers = append(src.Tiers, rewrite.Tier{Frame: f, Schema: t.Table.Schema, Name: name, Dense: c.dense[qualified]})
 			}

@@ -30,15 +30,19 @@ type Worker struct {
 	OnBatch func(table string, buckets int64, err error)
 }
 
-// Run refreshes until ctx ends. It returns nil on cancellation.
+// Run refreshes until ctx ends. It returns nil on cancellation. A table
+// whose refresh fails waits before it is tried again, twice as long after
+// each failure up to a minute, while the other tables go on every tick;
+// the whole worker waits so only when it cannot list the tables.
 func (w *Worker) Run(ctx context.Context) error {
 	backoff := time.Duration(0)
+	waits := &tableWaits{}
 	for {
 		began := time.Now()
-		err := w.tick(ctx)
+		err := w.tick(ctx, waits)
 		wait := untilNextTick(w.Tick, time.Since(began))
 		if err != nil && ctx.Err() == nil {
-			backoff = min(max(2*backoff, w.Tick), time.Minute)
+			backoff = nextBackoff(backoff, w.Tick)
 			wait = backoff
 			w.Log.Warn("refresh worker", "err", err, "retry_in", backoff)
 		} else {
@@ -52,6 +56,41 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 }
 
+// nextBackoff doubles a wait, from one tick up to a minute.
+func nextBackoff(prev, tick time.Duration) time.Duration {
+	return min(max(2*prev, tick), time.Minute)
+}
+
+// tableWaits holds the tables that failed: when each may be tried again.
+type tableWaits struct {
+	mu    sync.Mutex
+	until map[uint32]time.Time
+	last  map[uint32]time.Duration
+}
+
+func (tw *tableWaits) due(oid uint32, now time.Time) bool {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	return !now.Before(tw.until[oid])
+}
+
+// done records a refresh's outcome and returns the wait a failure earns.
+func (tw *tableWaits) done(oid uint32, failed bool, tick time.Duration) time.Duration {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	if !failed {
+		delete(tw.until, oid)
+		delete(tw.last, oid)
+		return 0
+	}
+	if tw.until == nil {
+		tw.until, tw.last = map[uint32]time.Time{}, map[uint32]time.Duration{}
+	}
+	wait := nextBackoff(tw.last[oid], tick)
+	tw.last[oid], tw.until[oid] = wait, time.Now().Add(wait)
+	return wait
+}
+
 // untilNextTick is the wait after a tick that took took: ticks start every
 // tick, so a mark written while a long batch runs waits for that batch and
 // the next one, not for a whole tick more; a tick that overran its period
@@ -60,30 +99,33 @@ func untilNextTick(tick, took time.Duration) time.Duration {
 	return max(tick-took, 0)
 }
 
-// tick refreshes every tracked table once.
-func (w *Worker) tick(ctx context.Context) error {
+// tick refreshes every tracked table once, but those waiting after a
+// failure. It fails only when it cannot list the tables.
+func (w *Worker) tick(ctx context.Context, waits *tableWaits) error {
 	tables, err := w.Tables(ctx)
 	if err != nil {
 		return err
 	}
 	work := make(chan Tracked)
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var errs []error
 	for range max(w.Workers, 1) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for t := range work {
-				if err := w.drain(ctx, t); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
+				err := w.drain(ctx, t)
+				failed := err != nil && ctx.Err() == nil
+				if wait := waits.done(t.OID, failed, w.Tick); failed {
+					w.Log.Warn("refresh failed; the table is tried again later", "table", t.Table.Name, "err", err, "retry_in", wait)
 				}
 			}
 		}()
 	}
+	now := time.Now()
 	for _, t := range tables {
+		if !waits.due(t.OID, now) {
+			continue
+		}
 		select {
 		case work <- t:
 		case <-ctx.Done():
@@ -91,7 +133,7 @@ func (w *Worker) tick(ctx context.Context) error {
 	}
 	close(work)
 	wg.Wait()
-	return errors.Join(errs...)
+	return nil
 }
 
 // drain refreshes batches of one table until it is clean or its budget for

@@ -2,10 +2,12 @@ package changelog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"spiral/rollup"
 )
@@ -16,18 +18,30 @@ type Store struct{}
 
 var _ rollup.Marks = Store{}
 
-// Pending returns up to limit marks of base visible in tx's snapshot,
-// oldest first. With conds, only marks of the matching tenants; marks for
-// every tenant (scope NULL, from a backfill) never match a condition.
-func (Store) Pending(ctx context.Context, tx pgx.Tx, base uint32, conds []rollup.ScopeCond, limit int) ([]rollup.Mark, error) {
-	q := `SELECT id, t_start, t_end, scope FROM spiral.marks WHERE base_oid = $1`
+// Pending returns the marks of base visible in tx's snapshot that w
+// selects, oldest first. Marks for every tenant (scope NULL, from a
+// backfill) never match a scope condition. Unless w.Held, a mark set aside
+// is left out until its time to retry.
+func (Store) Pending(ctx context.Context, tx pgx.Tx, base uint32, w rollup.Want) ([]rollup.Mark, error) {
+	q := `SELECT id, t_start, t_end, scope FROM spiral.marks m WHERE base_oid = $1`
 	args := []any{base}
-	for _, c := range conds {
-		args = append(args, c.Column, c.Values)
-		q += fmt.Sprintf(" AND scope ->> $%d = ANY($%d::text[])", len(args)-1, len(args))
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
 	}
-	args = append(args, limit)
-	q += fmt.Sprintf(" ORDER BY id LIMIT $%d", len(args))
+	for _, c := range w.Conds {
+		q += fmt.Sprintf(" AND scope ->> %s = ANY(%s::text[])", arg(c.Column), arg(c.Values))
+	}
+	if w.IDs != nil {
+		q += " AND id = ANY(" + arg(w.IDs) + ")"
+	}
+	if len(w.Skip) > 0 {
+		q += " AND id <> ALL(" + arg(w.Skip) + ")"
+	}
+	if !w.Held {
+		q += " AND NOT EXISTS (SELECT FROM spiral.refresh_failures f WHERE f.mark_id = m.id AND f.retry_at > now())"
+	}
+	q += " ORDER BY id LIMIT " + arg(w.Limit)
 	rows, err := tx.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("pending marks: %w", err)
@@ -53,6 +67,43 @@ func (Store) Remove(ctx context.Context, tx pgx.Tx, ids []int64) error {
 func (Store) Trim(ctx context.Context, tx pgx.Tx, id int64, start int64) error {
 	_, err := tx.Exec(ctx, `UPDATE spiral.marks SET t_start = $2 WHERE id = $1 AND t_end > $2`, id, start)
 	return wrap("trim mark", err)
+}
+
+// SetAside implements rollup.Marks. The first failure is tried again after
+// a minute, each next one after twice as long, up to an hour. It also
+// drops the failures of marks that are gone (Remove leaves them, so that
+// the refresh's hot path does not touch this table).
+func (Store) SetAside(ctx context.Context, tx pgx.Tx, base uint32, m rollup.Mark, end int64, cause *pgconn.PgError) (int64, error) {
+	id := m.ID
+	if end < m.End {
+		err := tx.QueryRow(ctx, `WITH part AS (
+			INSERT INTO spiral.marks (base_oid, t_start, t_end, scope, created_at)
+			SELECT base_oid, t_start, $2, scope, created_at FROM spiral.marks WHERE id = $1 AND t_start < $2 AND t_end > $2
+			RETURNING id)
+			UPDATE spiral.marks SET t_start = $2 FROM part WHERE spiral.marks.id = $1 RETURNING part.id`, m.ID, end).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, wrap("split a failing mark", err)
+		}
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO spiral.refresh_failures AS f
+			(mark_id, base_oid, failures, sqlstate, error, first_failed, last_failed, retry_at)
+		SELECT $1, $2, 1, $3, $4, now(), now(), now() + interval '1 minute'
+		WHERE EXISTS (SELECT FROM spiral.marks WHERE id = $1)
+		ON CONFLICT (mark_id) DO UPDATE SET failures = f.failures + 1, sqlstate = excluded.sqlstate,
+			error = excluded.error, last_failed = now(),
+			retry_at = now() + least(interval '1 minute' * 2 ^ least(f.failures, 6), interval '1 hour')`,
+		id, base, cause.Code, cause.Message)
+	if err != nil {
+		return 0, wrap("record a refresh failure", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return 0, nil
+	}
+	_, err = tx.Exec(ctx, `DELETE FROM spiral.refresh_failures f WHERE NOT EXISTS (SELECT FROM spiral.marks m WHERE m.id = f.mark_id)`)
+	return id, wrap("drop failures of removed marks", err)
 }
 
 // Vacuum reclaims removed marks, skipping the vacuum when another one (an

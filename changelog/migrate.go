@@ -42,9 +42,12 @@ var schemaStatusClean string
 //go:embed schema_scope_collation.sql
 var schemaScopeCollation string
 
+//go:embed schema_refresh_failures.sql
+var schemaRefreshFailures string
+
 // migrations are applied in order; each runs once, in its own transaction.
 // Append new ones; never edit one that has shipped.
-var migrations = []string{schemaV1, schemaV3, schemaMarkers, schemaSketchArgs, schemaStats, schemaOptions, schemaTierIndex, schemaSum, schemaMomentsNumeric, schemaStatusClean, schemaScopeCollation}
+var migrations = []string{schemaV1, schemaV3, schemaMarkers, schemaSketchArgs, schemaStats, schemaOptions, schemaTierIndex, schemaSum, schemaMomentsNumeric, schemaStatusClean, schemaScopeCollation, schemaRefreshFailures}
 
 // ErrNotSuperuser is returned by Migrate when the spiral schema is missing or
 // out of date and the connection cannot install it.

@@ -20,6 +20,7 @@ func TestUpgradeIndexesExistingTiers(t *testing.T) {
 	exec(t, conn, "DROP AGGREGATE spiral.sum_int8(int8)")
 	exec(t, conn, "DROP FUNCTION spiral.moment_numeric(float8, float8, float8, int)")
 	exec(t, conn, "DROP FUNCTION spiral.align_scope_collations(regclass, boolean)")
+	exec(t, conn, "DROP TABLE spiral.refresh_failures CASCADE")
 	if err := changelog.Migrate(ctx, conn); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
@@ -70,6 +71,7 @@ func TestUpgradeAlignsScopeCollations(t *testing.T) {
 	}
 	exec(t, conn, "DELETE FROM spiral.schema_migrations WHERE version >= 11")
 	exec(t, conn, "DROP FUNCTION spiral.align_scope_collations(regclass, boolean)")
+	exec(t, conn, "DROP TABLE spiral.refresh_failures CASCADE")
 	if err := changelog.Migrate(ctx, conn); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}

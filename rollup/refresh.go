@@ -22,6 +22,15 @@ type Mark struct {
 	Scope      []byte // jsonb object of the scope column values; nil = every tenant
 }
 
+// Want selects the marks a batch recomputes.
+type Want struct {
+	Conds []ScopeCond // only marks of matching tenants
+	IDs   []int64     // when set, only these marks
+	Skip  []int64     // never these (the marks this refresh set aside)
+	Held  bool        // also marks set aside whose time to retry has not come
+	Limit int
+}
+
 // ScopeCond restricts a refresh to tenants whose column is one of Values
 // (the values' text forms, as jsonb ->> renders them).
 type ScopeCond struct {
@@ -33,13 +42,19 @@ type ScopeCond struct {
 // runs inside the refresh's REPEATABLE READ transaction, so Pending sees
 // exactly the marks whose writes the recomputation will see.
 type Marks interface {
-	// Pending returns up to limit marks of the base table visible in tx's
-	// snapshot, oldest first; with conds, only marks of matching tenants.
-	Pending(ctx context.Context, tx pgx.Tx, base uint32, conds []ScopeCond, limit int) ([]Mark, error)
-	// Remove deletes the marks with these IDs.
+	// Pending returns the marks of the base table visible in tx's snapshot
+	// that w selects, oldest first.
+	Pending(ctx context.Context, tx pgx.Tx, base uint32, w Want) ([]Mark, error)
+	// Remove deletes the marks with these IDs, and their failures.
 	Remove(ctx context.Context, tx pgx.Tx, ids []int64) error
 	// Trim moves the start of mark id to start: the part before it is done.
 	Trim(ctx context.Context, tx pgx.Tx, id int64, start int64) error
+	// SetAside records that [m.Start, end) of mark m failed to recompute
+	// with cause, and when to try it again. When end < m.End that part
+	// becomes a mark of its own (same tenant and age) and m keeps the
+	// rest, so the dirty set does not change. It returns the ID set aside,
+	// 0 when m is gone.
+	SetAside(ctx context.Context, tx pgx.Tx, base uint32, m Mark, end int64, cause *pgconn.PgError) (int64, error)
 	// Vacuum reclaims removed marks. It runs outside any transaction.
 	Vacuum(ctx context.Context, conn *pgx.Conn) error
 }
@@ -85,46 +100,85 @@ const maxRetries = 5
 
 // Refresh recomputes dirty buckets of t batch by batch until none is left
 // (of the tenants conds selects, when given). It returns the number of
-// finest-tier buckets recomputed. It waits for other refreshes of t.
+// finest-tier buckets recomputed. It waits for other refreshes of t. Marks
+// set aside after a failure are tried again at once; ranges that fail
+// again stay dirty, the rest is refreshed, and the error is a
+// *RangesFailed.
 func (r *Refresher) Refresh(ctx context.Context, t Tracked, conds []ScopeCond) (int64, error) {
+	w := Want{Conds: conds, Held: true, Limit: r.batchSize()}
 	var total int64
+	var failed []Failure
 	for {
-		n, more, err := r.batch(ctx, t, conds, true)
-		total += n
-		if err != nil || !more {
-			return total, err
+		o, err := r.batch(ctx, t, w, true)
+		total += o.buckets
+		for _, f := range o.failed {
+			w.Skip = append(w.Skip, f.ID)
 		}
-		if err := ctx.Err(); err != nil {
+		failed = append(failed, o.failed...)
+		if err == nil && o.more {
+			err = ctx.Err()
+		}
+		if err != nil || !o.more {
+			if err == nil && len(failed) > 0 {
+				err = &RangesFailed{Table: t.Table.Name, Buckets: total, Failed: failed}
+			}
 			return total, err
 		}
 	}
 }
 
 // TryRefreshBatch runs one batch unless another refresh of t is running
-// (ErrBusy). It reports whether marks remain.
+// (ErrBusy). It reports whether marks remain. A batch that fails on its
+// data sets the failing marks aside (see isolate) and refreshes the rest.
 func (r *Refresher) TryRefreshBatch(ctx context.Context, t Tracked) (n int64, more bool, err error) {
-	return r.batch(ctx, t, nil, false)
+	o, err := r.batch(ctx, t, Want{Limit: r.batchSize()}, false)
+	return o.buckets, o.more, err
 }
 
-// batch runs one transaction, retrying serialization failures.
-func (r *Refresher) batch(ctx context.Context, t Tracked, conds []ScopeCond, wait bool) (int64, bool, error) {
+// outcome is what a batch did.
+type outcome struct {
+	buckets int64
+	removed int  // marks removed
+	more    bool // marks may remain
+	tried   []Mark
+	failed  []Failure // marks set aside
+}
+
+func (o *outcome) add(p outcome) {
+	o.buckets += p.buckets
+	o.removed += p.removed
+	o.failed = append(o.failed, p.failed...)
+}
+
+// batch runs one transaction, retrying serialization failures, and
+// isolates the marks of a batch that failed on its data.
+func (r *Refresher) batch(ctx context.Context, t Tracked, w Want, wait bool) (outcome, error) {
 	conn, err := r.Pool.Acquire(ctx)
 	if err != nil {
-		return 0, false, fmt.Errorf("refresh %s: %w", t.Table.Name, err)
+		return outcome{}, fmt.Errorf("refresh %s: %w", t.Table.Name, err)
 	}
 	defer conn.Release()
 	unlock, err := lockTable(ctx, conn.Conn(), t.OID, wait)
 	if err != nil {
-		return 0, false, err
+		return outcome{}, err
 	}
 	defer unlock()
-	for attempt := 1; ; attempt++ {
-		n, removed, more, err := r.batchTx(ctx, conn.Conn(), t, conds)
-		if !retryable(err) || attempt == maxRetries {
-			if err == nil {
-				r.vacuumIfDue(ctx, conn.Conn(), removed)
-			}
-			return n, more, wrapRefresh(t, err)
+	o, err := r.attempt(ctx, conn.Conn(), t, w)
+	if cause := dataError(err); cause != nil && ctx.Err() == nil {
+		o, err = r.isolate(ctx, conn.Conn(), t, o.tried, cause)
+	}
+	if err == nil {
+		r.vacuumIfDue(ctx, conn.Conn(), o.removed)
+	}
+	return o, wrapRefresh(t, err)
+}
+
+// attempt runs batchTx, again after a serialization failure.
+func (r *Refresher) attempt(ctx context.Context, conn *pgx.Conn, t Tracked, w Want) (outcome, error) {
+	for n := 1; ; n++ {
+		o, err := r.batchTx(ctx, conn, t, w)
+		if !retryable(err) || n == maxRetries {
+			return o, err
 		}
 	}
 }
@@ -183,38 +237,41 @@ func wrapRefresh(t Tracked, err error) error {
 
 // batchTx recomputes one batch of marks in one REPEATABLE READ transaction:
 // the marks it removes are exactly those visible in the snapshot it read
-// the data from (invariant 4).
-// It returns the buckets recomputed and the marks removed.
-func (r *Refresher) batchTx(ctx context.Context, conn *pgx.Conn, t Tracked, conds []ScopeCond) (int64, int, bool, error) {
+// the data from (invariant 4). The outcome names the marks it tried, also
+// when it fails.
+func (r *Refresher) batchTx(ctx context.Context, conn *pgx.Conn, t Tracked, w Want) (outcome, error) {
+	var o outcome
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
 	if err != nil {
-		return 0, 0, false, err
+		return o, err
 	}
 	defer tx.Rollback(context.Background())
-	marks, err := r.Marks.Pending(ctx, tx, t.OID, conds, r.batchSize())
+	marks, err := r.Marks.Pending(ctx, tx, t.OID, w)
 	if err != nil || len(marks) == 0 {
-		return 0, 0, false, errors.Join(err, tx.Commit(ctx))
+		return o, errors.Join(err, tx.Commit(ctx))
 	}
+	o.tried = marks
 	loc, err := t.Table.Location()
 	if err != nil {
-		return 0, 0, false, err
+		return o, err
 	}
 	side, err := newAside(ctx, r.Pool, tx, t.Table)
 	if err != nil {
-		return 0, 0, false, err
+		return o, err
 	}
 	p := planBatch(t.Table, marks, loc, r.MaxSpan)
 	if err := recompute(ctx, tx, t.Table, p.items, loc, side); err != nil {
-		return 0, 0, false, err
+		return o, err
 	}
 	if err := r.settle(ctx, tx, p); err != nil {
-		return 0, 0, false, err
+		return o, err
 	}
-	more := len(marks) == r.batchSize() || len(p.trims) > 0
 	if err := tx.Commit(ctx); err != nil {
-		return 0, 0, false, err
+		return o, err
 	}
-	return p.buckets, len(p.done), more, nil
+	o.buckets, o.removed = p.buckets, len(p.done)
+	o.more = len(marks) == w.Limit || len(p.trims) > 0
+	return o, nil
 }
 
 // settle removes the marks that were recomputed whole and trims the rest.
@@ -263,18 +320,10 @@ func planBatch(t *Table, marks []Mark, loc *time.Location, maxSpan time.Duration
 	p := batchPlan{trims: map[int64]int64{}}
 	finest := t.Frames[0]
 	for _, m := range marks {
-		end := m.End
-		if maxSpan > 0 && end-m.Start > int64(maxSpan/time.Second) {
-			cut := finest.BucketStart(time.Unix(m.Start+int64(maxSpan/time.Second), 0), loc).Unix()
-			if cut <= m.Start {
-				cut = finest.BucketEnd(time.Unix(m.Start, 0), loc).Unix()
-			}
-			if cut < end {
-				end = cut
-				p.trims[m.ID] = cut
-			}
-		}
-		if _, trimmed := p.trims[m.ID]; !trimmed {
+		end := clipEnd(m, finest, loc, maxSpan)
+		if end < m.End {
+			p.trims[m.ID] = end
+		} else {
 			p.done = append(p.done, m.ID)
 		}
 		p.items = append(p.items, item{scope: m.Scope, lo: time.Unix(m.Start, 0), hi: time.Unix(end, 0)})
@@ -284,6 +333,19 @@ func planBatch(t *Table, marks []Mark, loc *time.Location, maxSpan time.Duration
 		p.buckets += countBuckets(finest, it, loc)
 	}
 	return p
+}
+
+// clipEnd is where a batch stops recomputing mark m: its end, or the
+// finest bucket boundary maxSpan after its start (at least one bucket on).
+func clipEnd(m Mark, finest Frame, loc *time.Location, maxSpan time.Duration) int64 {
+	if maxSpan <= 0 || m.End-m.Start <= int64(maxSpan/time.Second) {
+		return m.End
+	}
+	cut := finest.BucketStart(time.Unix(m.Start+int64(maxSpan/time.Second), 0), loc).Unix()
+	if cut <= m.Start {
+		cut = finest.BucketEnd(time.Unix(m.Start, 0), loc).Unix()
+	}
+	return min(cut, m.End)
 }
 
 // mergeItems merges overlapping or touching ranges of the same tenant.

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"spiral/changelog"
@@ -119,6 +121,14 @@ func asPgErr(err error) *pgerr.Error {
 	}
 	if errors.Is(err, changelog.ErrNotTracked) {
 		return pgerr.New(pgerr.UndefinedTable, "%v", err).WithHint("Create it with CREATE TABLE ... WITH (spiral.frames = '...').")
+	}
+	var failed *rollup.RangesFailed
+	if errors.As(err, &failed) {
+		return pgerr.New(failed.Failed[0].Cause.Code, "spiral: %v", err).WithHint("spiral.failed_ranges lists the ranges, their errors and when the worker tries them again.")
+	}
+	var upstream *pgconn.PgError
+	if errors.As(err, &upstream) {
+		return pgerr.New(upstream.Code, "spiral: %s", strings.TrimSuffix(err.Error(), " (SQLSTATE "+upstream.Code+")"))
 	}
 	return pgerr.New(pgerr.InternalError, "spiral: %v", err)
 }

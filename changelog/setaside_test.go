@@ -1,0 +1,125 @@
+package changelog_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"spiral/changelog"
+	"spiral/rollup"
+)
+
+// pending is Store.Pending in a transaction of its own.
+func pending(t *testing.T, conn *pgx.Conn, base uint32, w rollup.Want) []rollup.Mark {
+	t.Helper()
+	var got []rollup.Mark
+	err := pgx.BeginFunc(context.Background(), conn, func(tx pgx.Tx) (err error) {
+		got, err = changelog.Store{}.Pending(context.Background(), tx, base, w)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func setAside(t *testing.T, conn *pgx.Conn, base uint32, m rollup.Mark, end int64) int64 {
+	t.Helper()
+	var id int64
+	cause := &pgconn.PgError{Code: "22003", Message: "value out of range: overflow"}
+	err := pgx.BeginFunc(context.Background(), conn, func(tx pgx.Tx) (err error) {
+		id, err = changelog.Store{}.SetAside(context.Background(), tx, base, m, end, cause)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// TestSetAside: a mark set aside whole keeps its ID and is left out of
+// Pending until its retry time, unless Held; set aside in part, its first
+// part becomes a new mark of the same age and tenant and the marks still
+// cover the same range; each failure doubles the wait, up to an hour.
+func TestSetAside(t *testing.T) {
+	conn := setup(t, ticks(), `CREATE TABLE ticks (t timestamptz NOT NULL, sym int NOT NULL, price float8)`)
+	ctx := context.Background()
+	exec(t, conn, `INSERT INTO ticks VALUES ('2024-01-01 00:00:30', 1, 1), ('2024-01-01 05:00:30', 2, 1)`)
+	var base uint32
+	if err := conn.QueryRow(ctx, `SELECT 'ticks'::regclass::oid`).Scan(&base); err != nil {
+		t.Fatal(err)
+	}
+	all := pending(t, conn, base, rollup.Want{Limit: 10})
+	if len(all) != 2 {
+		t.Fatalf("pending: %v, want 2 marks", all)
+	}
+	if id := setAside(t, conn, base, all[0], all[0].End); id != all[0].ID {
+		t.Fatalf("set aside whole: id %d, want %d", id, all[0].ID)
+	}
+	if got := pending(t, conn, base, rollup.Want{Limit: 10}); len(got) != 1 || got[0].ID != all[1].ID {
+		t.Fatalf("pending after set aside: %v, want only mark %d", got, all[1].ID)
+	}
+	if got := pending(t, conn, base, rollup.Want{Limit: 10, Held: true, Skip: []int64{all[1].ID}}); len(got) != 1 || got[0].ID != all[0].ID {
+		t.Fatalf("pending held, skipping %d: %v, want mark %d", all[1].ID, got, all[0].ID)
+	}
+	if got := pending(t, conn, base, rollup.Want{Limit: 10, Held: true, IDs: []int64{all[1].ID}}); len(got) != 1 || got[0].ID != all[1].ID {
+		t.Fatalf("pending by id: %v", got)
+	}
+
+	// A long mark (a backfill's) set aside in part.
+	exec(t, conn, `DELETE FROM spiral.marks`)
+	exec(t, conn, `INSERT INTO spiral.marks (base_oid, t_start, t_end, scope, created_at) VALUES ($1, 0, 7200, NULL, '2024-01-01')`, base)
+	long := pending(t, conn, base, rollup.Want{Limit: 10, Held: true})[0]
+	part := setAside(t, conn, base, long, 3600)
+	if part == long.ID || part == 0 {
+		t.Fatalf("set aside in part: id %d (mark %d)", part, long.ID)
+	}
+	var rows []string
+	r, err := conn.Query(ctx, `SELECT format('%s-%s %s %s', t_start, t_end, coalesce(scope::text, '*'), (created_at = '2024-01-01')::text)
+		FROM spiral.marks ORDER BY t_start`)
+	if err == nil {
+		rows, err = pgx.CollectRows(r, pgx.RowTo[string])
+	}
+	if err != nil || len(rows) != 2 || rows[0] != "0-3600 * true" || rows[1] != "3600-7200 * true" {
+		t.Fatalf("marks after a split: %q, %v", rows, err)
+	}
+	if got := pending(t, conn, base, rollup.Want{Limit: 10}); len(got) != 1 || got[0].ID != long.ID {
+		t.Fatalf("pending after a split: %v, want the rest, mark %d", got, long.ID)
+	}
+
+	// Waits: 1, 2, 4, 8, 16, 32, then an hour.
+	for i, want := range []int{60, 120, 240, 480, 960, 1920, 3600, 3600} {
+		if i > 0 {
+			setAside(t, conn, base, rollup.Mark{ID: part, Start: 0, End: 3600}, 3600)
+		}
+		var failures, wait int
+		err := conn.QueryRow(ctx, `SELECT failures, extract(epoch FROM retry_at - last_failed)::int FROM spiral.refresh_failures WHERE mark_id = $1`, part).Scan(&failures, &wait)
+		if err != nil || failures != i+1 || wait != want {
+			t.Fatalf("failure %d: failures %d, wait %ds, %v; want wait %ds", i+1, failures, wait, err, want)
+		}
+	}
+	var view string
+	err = conn.QueryRow(ctx, `SELECT format('%s %s %s %s', base_view, range_end - range_start, sqlstate, failures) FROM spiral.failed_ranges`).Scan(&view)
+	if err != nil || view != "ticks 01:00:00 22003 8" {
+		t.Fatalf("spiral.failed_ranges: %q, %v", view, err)
+	}
+
+	// Removed marks take their failures with them at the next set aside.
+	exec(t, conn, `DELETE FROM spiral.marks WHERE id = $1`, part)
+	if id := setAside(t, conn, base, long, long.End); id != long.ID {
+		t.Fatalf("set aside: %d", id)
+	}
+	var left []int64
+	r, err = conn.Query(ctx, `SELECT mark_id FROM spiral.refresh_failures`)
+	if err == nil {
+		left, err = pgx.CollectRows(r, pgx.RowTo[int64])
+	}
+	if err != nil || len(left) != 1 || left[0] != long.ID {
+		t.Fatalf("failures left: %v, %v; want only mark %d", left, err, long.ID)
+	}
+	if id := setAside(t, conn, base, rollup.Mark{ID: part, End: 10}, 10); id != 0 {
+		t.Fatalf("set aside a removed mark: id %d, want 0", id)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -96,12 +97,26 @@ func runStatus(ctx context.Context, args []string) error {
 	}
 	defer conn.Close(context.Background())
 	if err := printQuery(ctx, os.Stdout, conn, `SELECT base_schema, base_view, tier_count, dirty_entries, dirty_scopes,
-		dirty_seconds, oldest_dirty_ts, newest_dirty_ts, lag FROM spiral.status ORDER BY 1, 2`); err != nil || !*scopes {
+		dirty_seconds, oldest_dirty_ts, newest_dirty_ts, lag FROM spiral.status ORDER BY 1, 2`); err != nil {
+		return err
+	}
+	if err := printFailures(ctx, os.Stdout, conn); err != nil || !*scopes {
 		return err
 	}
 	fmt.Println()
 	return printQuery(ctx, os.Stdout, conn, `SELECT base_schema, base_view, scope_values, dirty_entries, dirty_seconds,
 		oldest_dirty_ts, lag FROM spiral.scope_status ORDER BY 1, 2, lag DESC`)
+}
+
+// printFailures prints spiral.failed_ranges when it has rows.
+func printFailures(ctx context.Context, w io.Writer, conn *pgx.Conn) error {
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM spiral.failed_ranges`).Scan(&n); err != nil || n == 0 {
+		return err
+	}
+	fmt.Fprintf(w, "\n%d dirty range(s) could not be recomputed; they are read from the raw table (spiral.failed_ranges):\n", n)
+	return printQuery(ctx, w, conn, `SELECT base_schema, base_view, range_start, range_end, scope_values,
+		failures, sqlstate, error, retry_at FROM spiral.failed_ranges ORDER BY 1, 2, 3`)
 }
 
 // printQuery prints a query's result as an aligned table.
@@ -122,8 +137,15 @@ func printQuery(ctx context.Context, w io.Writer, conn *pgx.Conn, sql string) er
 			return err
 		}
 		for _, v := range vals {
-			if v == nil {
+			switch v.(type) {
+			case nil:
 				v = ""
+			case map[string]any, []any: // jsonb
+				b, err := json.Marshal(v)
+				if err != nil {
+					return err
+				}
+				v = string(b)
 			}
 			fmt.Fprintf(tw, "%v\t", v)
 		}

@@ -21,7 +21,8 @@ var _ rollup.Marks = Store{}
 // Pending returns the marks of base visible in tx's snapshot that w
 // selects, oldest first. Marks for every tenant (scope NULL, from a
 // backfill) never match a scope condition. Unless w.Held, a mark set aside
-// is left out until its time to retry.
+// is left out until its time to retry, and so are the short marks of its
+// tenant that share a bucket of the coarsest tier with it (rollup.Want).
 func (Store) Pending(ctx context.Context, tx pgx.Tx, base uint32, w rollup.Want) ([]rollup.Mark, error) {
 	q := `SELECT id, t_start, t_end, scope FROM spiral.marks m WHERE base_oid = $1`
 	args := []any{base}
@@ -39,7 +40,12 @@ func (Store) Pending(ctx context.Context, tx pgx.Tx, base uint32, w rollup.Want)
 		q += " AND id <> ALL(" + arg(w.Skip) + ")"
 	}
 	if !w.Held {
-		q += " AND NOT EXISTS (SELECT FROM spiral.refresh_failures f WHERE f.mark_id = m.id AND f.retry_at > now())"
+		held := "h.id = m.id"
+		if w.Hold.Seconds > 0 {
+			held += " OR " + sharesBucket(w.Hold, arg(w.Hold.Seconds))
+		}
+		q += ` AND NOT EXISTS (SELECT FROM spiral.refresh_failures f JOIN spiral.marks h ON h.id = f.mark_id
+			WHERE f.base_oid = $1 AND f.retry_at > now() AND (` + held + `))`
 	}
 	q += " ORDER BY id LIMIT " + arg(w.Limit)
 	rows, err := tx.Query(ctx, q, args...)
@@ -52,6 +58,18 @@ func (Store) Pending(ctx context.Context, tx pgx.Tx, base uint32, w rollup.Want)
 		return m, err
 	})
 	return marks, wrap("pending marks", err)
+}
+
+// sharesBucket is SQL: mark m is short (one bucket of hold's tier at most)
+// and of the same tenant as mark h, and they share a bucket of that tier:
+// for a fixed tier, one aligned on the epoch; for a calendar tier, one
+// within w seconds, w bounding its buckets.
+func sharesBucket(hold rollup.Hold, w string) string {
+	near := "m.t_start < h.t_end + %[1]s AND m.t_end > h.t_start - %[1]s"
+	if !hold.Calendar {
+		near = "m.t_start < (h.t_end + %[1]s - 1) / %[1]s * %[1]s AND m.t_end > h.t_start / %[1]s * %[1]s"
+	}
+	return fmt.Sprintf("h.scope IS NOT DISTINCT FROM m.scope AND m.t_end - m.t_start <= %[1]s AND "+near, w)
 }
 
 // Remove deletes the marks with these IDs.

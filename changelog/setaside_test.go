@@ -2,6 +2,7 @@ package changelog_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -66,6 +67,21 @@ func TestSetAside(t *testing.T) {
 	}
 	if got := pending(t, conn, base, rollup.Want{Limit: 10, Held: true, IDs: []int64{all[1].ID}}); len(got) != 1 || got[0].ID != all[1].ID {
 		t.Fatalf("pending by id: %v", got)
+	}
+
+	// Held back with it: short marks of its tenant in its coarsest bucket
+	// (an hour here), not those of another hour or tenant, nor long ones.
+	exec(t, conn, `DELETE FROM spiral.marks WHERE id <> $1`, all[0].ID)
+	exec(t, conn, `INSERT INTO spiral.marks (base_oid, t_start, t_end, scope) SELECT $1, t_start + d, t_start + d + len, scope
+		FROM spiral.marks, (VALUES (1800, 60), (3600, 60), (0, 7200)) v(d, len) WHERE id = $2`, base, all[0].ID)
+	exec(t, conn, `INSERT INTO spiral.marks (base_oid, t_start, t_end, scope) SELECT $1, t_start + 60, t_end + 60, '{"sym": 9}'
+		FROM spiral.marks WHERE id = $2`, base, all[0].ID)
+	var got []string
+	for _, m := range pending(t, conn, base, rollup.Want{Limit: 10, Hold: rollup.Hold{Seconds: 3600}}) {
+		got = append(got, fmt.Sprintf("%d+%d %s", m.Start-all[0].Start, m.End-m.Start, m.Scope))
+	}
+	if want := []string{`3600+60 {"sym": 1}`, `0+7200 {"sym": 1}`, `60+60 {"sym": 9}`}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("pending beside a mark set aside: %q, want %q", got, want)
 	}
 
 	// A long mark (a backfill's) set aside in part.

@@ -27,8 +27,23 @@ type Want struct {
 	Conds []ScopeCond // only marks of matching tenants
 	IDs   []int64     // when set, only these marks
 	Skip  []int64     // never these (the marks this refresh set aside)
-	Held  bool        // also marks set aside whose time to retry has not come
+	// Held includes marks set aside whose time to retry has not come. When
+	// false, the short marks (up to one coarsest bucket long) of the same
+	// tenant that share a bucket of the coarsest tier with such a mark are
+	// left out as well: their refresh would recompute that bucket and most
+	// likely fail the same way, and under steady ingest each would cost a
+	// split of its batch. Hold describes that tier.
+	Held  bool
+	Hold  Hold
 	Limit int
+}
+
+// Hold is the coarsest tier as Want needs it: Seconds, its bucket width,
+// and Calendar, whether Seconds is only a bound (a calendar tier's longest
+// bucket), so that sharing a bucket means lying within Seconds.
+type Hold struct {
+	Seconds  int64
+	Calendar bool
 }
 
 // ScopeCond restricts a refresh to tenants whose column is one of Values
@@ -131,7 +146,7 @@ func (r *Refresher) Refresh(ctx context.Context, t Tracked, conds []ScopeCond) (
 // (ErrBusy). It reports whether marks remain. A batch that fails on its
 // data sets the failing marks aside (see isolate) and refreshes the rest.
 func (r *Refresher) TryRefreshBatch(ctx context.Context, t Tracked) (n int64, more bool, err error) {
-	o, err := r.batch(ctx, t, Want{Limit: r.batchSize()}, false)
+	o, err := r.batch(ctx, t, Want{Limit: r.batchSize(), Hold: t.Table.hold()}, false)
 	return o.buckets, o.more, err
 }
 
@@ -333,6 +348,16 @@ func planBatch(t *Table, marks []Mark, loc *time.Location, maxSpan time.Duration
 		p.buckets += countBuckets(finest, it, loc)
 	}
 	return p
+}
+
+// hold describes t's coarsest tier for Want; a calendar tier's longest
+// bucket has a day to spare for its time zone.
+func (t *Table) hold() Hold {
+	f := t.Frames[len(t.Frames)-1]
+	if f.Calendar() {
+		return Hold{Seconds: int64(f.months())*31*secondsPerDay + secondsPerDay, Calendar: true}
+	}
+	return Hold{Seconds: f.Seconds}
 }
 
 // clipEnd is where a batch stops recomputing mark m: its end, or the

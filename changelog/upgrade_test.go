@@ -5,10 +5,34 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"spiral/changelog"
 )
+
+// created lists the objects each migration from 7 on creates that a
+// replay would create again (migrations replace views and functions).
+var created = map[int][]string{
+	8:  {"AGGREGATE spiral.sum_int8(int8)"},
+	9:  {"FUNCTION spiral.moment_numeric(float8, float8, float8, int)"},
+	11: {"FUNCTION spiral.align_scope_collations(regclass, boolean)"},
+	12: {"TABLE spiral.refresh_failures CASCADE"},
+}
+
+// unmigrate forgets migrations from version on and drops what they
+// created, so that Migrate replays them.
+func unmigrate(t *testing.T, conn *pgx.Conn, version int) {
+	t.Helper()
+	exec(t, conn, "DELETE FROM spiral.schema_migrations WHERE version >= $1", version)
+	for v, objects := range created {
+		for _, o := range objects {
+			if v >= version {
+				exec(t, conn, "DROP "+o)
+			}
+		}
+	}
+}
 
 // TestUpgradeIndexesExistingTiers replays migrations 7 and later over a
 // database whose tiers were created without the index on time: the
@@ -16,11 +40,7 @@ import (
 func TestUpgradeIndexesExistingTiers(t *testing.T) {
 	conn := setup(t, ticks(), `CREATE TABLE ticks (t timestamptz NOT NULL, sym int NOT NULL, price float8)`)
 	ctx := context.Background()
-	exec(t, conn, "DELETE FROM spiral.schema_migrations WHERE version >= 7")
-	exec(t, conn, "DROP AGGREGATE spiral.sum_int8(int8)")
-	exec(t, conn, "DROP FUNCTION spiral.moment_numeric(float8, float8, float8, int)")
-	exec(t, conn, "DROP FUNCTION spiral.align_scope_collations(regclass, boolean)")
-	exec(t, conn, "DROP TABLE spiral.refresh_failures CASCADE")
+	unmigrate(t, conn, 7)
 	if err := changelog.Migrate(ctx, conn); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
@@ -69,9 +89,7 @@ func TestUpgradeAlignsScopeCollations(t *testing.T) {
 	for _, tier := range []string{"ticks_1m", "ticks_1h"} {
 		exec(t, conn, `ALTER TABLE `+tier+` ALTER COLUMN sym TYPE text`)
 	}
-	exec(t, conn, "DELETE FROM spiral.schema_migrations WHERE version >= 11")
-	exec(t, conn, "DROP FUNCTION spiral.align_scope_collations(regclass, boolean)")
-	exec(t, conn, "DROP TABLE spiral.refresh_failures CASCADE")
+	unmigrate(t, conn, 11)
 	if err := changelog.Migrate(ctx, conn); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}

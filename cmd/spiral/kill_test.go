@@ -116,8 +116,11 @@ func withHost(t *testing.T, dsn, addr string) string {
 	return u.String()
 }
 
-// TestRefreshAndStatusCommands runs the operator commands in-process.
-func TestRefreshAndStatusCommands(t *testing.T) {
+// opsTable starts a daemon whose worker stays idle over a fresh database
+// and creates the tracked table m through it; it returns the database's
+// DSN and a connection through the daemon.
+func opsTable(t *testing.T) (string, *pgx.Conn) {
+	t.Helper()
 	db := pgtest.NewDB(t)
 	listen := freeAddr(t)
 	daemonFor(t, db, "--listen", listen, "--tick", "1h")
@@ -125,6 +128,12 @@ func TestRefreshAndStatusCommands(t *testing.T) {
 	mustExec(t, conn, `CREATE TABLE m (at timestamptz NOT NULL, dev int NOT NULL,
 		v float8 -- Spiral: sum
 		) WITH (spiral.frames = '1m', spiral.tenant = 'dev')`)
+	return db, conn
+}
+
+// TestRefreshAndStatusCommands runs the operator commands in-process.
+func TestRefreshAndStatusCommands(t *testing.T) {
+	db, conn := opsTable(t)
 	mustExec(t, conn, `INSERT INTO m SELECT now() - g * interval '1 minute', g % 2, g FROM generate_series(1, 10) g`)
 	if code := run([]string{"status", "--dsn", db}); code != 0 {
 		t.Fatalf("spiral status exit %d", code)

@@ -13,13 +13,7 @@ import (
 // `spiral refresh` fail, and `spiral status` lists it with its scope as
 // JSON and its SQLSTATE.
 func TestStatusListsFailedRanges(t *testing.T) {
-	db := pgtest.NewDB(t)
-	listen := freeAddr(t)
-	daemonFor(t, db, "--listen", listen, "--tick", "1h")
-	conn := pgtest.Connect(t, withHost(t, db, listen))
-	mustExec(t, conn, `CREATE TABLE m (at timestamptz NOT NULL, dev int NOT NULL,
-		v float8 -- Spiral: sum
-		) WITH (spiral.frames = '1m', spiral.tenant = 'dev')`)
+	db, conn := opsTable(t)
 	mustExec(t, conn, `INSERT INTO m VALUES ('2024-01-01 00:00:01', 1, 1e308), ('2024-01-01 00:00:02', 1, 1e308), ('2024-01-01 00:00:03', 2, 1)`)
 	if code := run([]string{"refresh", "m", "--dsn", db}); code == 0 {
 		t.Fatal("spiral refresh of an overflowing range exits 0")

@@ -60,7 +60,8 @@ type Marks interface {
 	// Pending returns the marks of the base table visible in tx's snapshot
 	// that w selects, oldest first.
 	Pending(ctx context.Context, tx pgx.Tx, base uint32, w Want) ([]Mark, error)
-	// Remove deletes the marks with these IDs, and their failures.
+	// Remove deletes the marks with these IDs (their failures may stay
+	// until the next SetAside drops them).
 	Remove(ctx context.Context, tx pgx.Tx, ids []int64) error
 	// Trim moves the start of mark id to start: the part before it is done.
 	Trim(ctx context.Context, tx pgx.Tx, id int64, start int64) error

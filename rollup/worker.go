@@ -61,17 +61,22 @@ func nextBackoff(prev, tick time.Duration) time.Duration {
 	return min(max(2*prev, tick), time.Minute)
 }
 
-// tableWaits holds the tables that failed: when each may be tried again.
+// tableWaits holds the tables that failed: when each may be tried again,
+// and the wait that earned.
 type tableWaits struct {
 	mu    sync.Mutex
-	until map[uint32]time.Time
-	last  map[uint32]time.Duration
+	until map[uint32]tableWait
+}
+
+type tableWait struct {
+	at   time.Time
+	wait time.Duration
 }
 
 func (tw *tableWaits) due(oid uint32, now time.Time) bool {
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
-	return !now.Before(tw.until[oid])
+	return !now.Before(tw.until[oid].at)
 }
 
 // done records a refresh's outcome and returns the wait a failure earns.
@@ -80,14 +85,13 @@ func (tw *tableWaits) done(oid uint32, failed bool, tick time.Duration) time.Dur
 	defer tw.mu.Unlock()
 	if !failed {
 		delete(tw.until, oid)
-		delete(tw.last, oid)
 		return 0
 	}
 	if tw.until == nil {
-		tw.until, tw.last = map[uint32]time.Time{}, map[uint32]time.Duration{}
+		tw.until = map[uint32]tableWait{}
 	}
-	wait := nextBackoff(tw.last[oid], tick)
-	tw.last[oid], tw.until[oid] = wait, time.Now().Add(wait)
+	wait := nextBackoff(tw.until[oid].wait, tick)
+	tw.until[oid] = tableWait{at: time.Now().Add(wait), wait: wait}
 	return wait
 }
 

@@ -122,13 +122,13 @@ func asPgErr(err error) *pgerr.Error {
 	if errors.Is(err, changelog.ErrNotTracked) {
 		return pgerr.New(pgerr.UndefinedTable, "%v", err).WithHint("Create it with CREATE TABLE ... WITH (spiral.frames = '...').")
 	}
-	var failed *rollup.RangesFailed
-	if errors.As(err, &failed) {
-		return pgerr.New(failed.Failed[0].Cause.Code, "spiral: %v", err).WithHint("spiral.failed_ranges lists the ranges, their errors and when the worker tries them again.")
-	}
-	var upstream *pgconn.PgError
+	var upstream *pgconn.PgError // a *rollup.RangesFailed unwraps to one too
 	if errors.As(err, &upstream) {
-		return pgerr.New(upstream.Code, "spiral: %s", strings.TrimSuffix(err.Error(), " (SQLSTATE "+upstream.Code+")"))
+		pe := pgerr.New(upstream.Code, "spiral: %s", strings.TrimSuffix(err.Error(), " (SQLSTATE "+upstream.Code+")"))
+		if failed := new(*rollup.RangesFailed); errors.As(err, failed) {
+			pe = pe.WithHint("spiral.failed_ranges lists the ranges, their errors and when the worker tries them again.")
+		}
+		return pe
 	}
 	return pgerr.New(pgerr.InternalError, "spiral: %v", err)
 }

@@ -2,17 +2,55 @@ package proxy
 
 import (
 	"context"
+	"errors"
+	"net"
+	"os"
 	"sync"
+	"time"
 )
 
 // hookRuns lets a cancel request stop work the hook does in the daemon on
 // the session's behalf (spiral_refresh runs in spiral, not upstream, so
 // cancelling the upstream backend alone would not stop it), and lets the
-// end of the session stop it too.
+// end of the session stop it too. While a hook call runs, the client loop
+// does not read from the client; a call that runs past hangupAfter has the
+// client watched instead, and a client that hangs up stops it as well.
 type hookRuns struct {
 	mu     sync.Mutex
 	cancel context.CancelFunc // of the hook call under way; nil when none
 	ended  bool               // the session is over: new calls start cancelled
+
+	in *clientInput // what the client loop reads, idle during a hook call
+}
+
+// clientInput is the client connection as the client loop's reader reads
+// it: first any bytes a hang-up watch read, then the connection. A watch
+// cannot read through that bufio.Reader: the message the hook works on
+// may still be a slice of its buffer, which a read would move.
+type clientInput struct {
+	conn net.Conn
+	held []byte
+}
+
+func (c *clientInput) Read(p []byte) (int, error) {
+	if len(c.held) > 0 {
+		n := copy(p, c.held)
+		c.held = c.held[n:]
+		return n, nil
+	}
+	return c.conn.Read(p)
+}
+
+// hangupAfter is how long a hook call runs before the client is watched
+// for a hang-up. Parsing and rewriting a statement end well before it, so
+// they cost no goroutine and no deadline changes.
+const hangupAfter = 50 * time.Millisecond
+
+// watchClient lets hook calls watch the client loop's input.
+func (h *hookRuns) watchClient(in *clientInput) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.in = in
 }
 
 // start returns the context of one hook call and the func that ends it.
@@ -25,7 +63,15 @@ func (h *hookRuns) start() (context.Context, func()) {
 		return ctx, func() {}
 	}
 	h.cancel = cancel
+	var w *hangupWatch
+	if h.in != nil {
+		w = &hangupWatch{h: h}
+		w.timer = time.AfterFunc(hangupAfter, w.run)
+	}
 	return ctx, func() {
+		if w != nil {
+			w.stop()
+		}
 		h.mu.Lock()
 		h.cancel = nil
 		h.mu.Unlock()
@@ -42,12 +88,75 @@ func (h *hookRuns) interrupt() {
 	}
 }
 
-// end cancels the call under way and every later one.
+// end cancels the call under way and every later one, and stops the client
+// loop's reads: a watch ending after this leaves them stopped.
 func (h *hookRuns) end() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.ended = true
 	if h.cancel != nil {
 		h.cancel()
+	}
+	if h.in != nil {
+		_ = h.in.conn.SetReadDeadline(time.Now())
+	}
+}
+
+// hangupWatch waits, for one hook call, until the client goes away. What
+// it reads meanwhile is held for the client loop (clientInput): pipelined
+// messages, or a Terminate before the hang-up. Past maxHeld bytes it stops
+// watching: the client is there, and sending.
+const maxHeld = 64 << 10
+
+type hangupWatch struct {
+	h     *hookRuns
+	timer *time.Timer
+
+	mu      sync.Mutex
+	stopped bool
+	done    chan struct{} // closed when a watch that started has returned
+}
+
+// run is the timer's func: it watches until a hang-up, maxHeld or stop.
+func (w *hangupWatch) run() {
+	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		return
+	}
+	w.done = make(chan struct{})
+	w.mu.Unlock()
+	defer close(w.done)
+	var b [4096]byte
+	for len(w.h.in.held) < maxHeld {
+		n, err := w.h.in.conn.Read(b[:])
+		w.h.in.held = append(w.h.in.held, b[:n]...)
+		if err != nil {
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				w.h.interrupt()
+			}
+			return
+		}
+	}
+}
+
+// stop ends the watch before the client loop reads again: a deadline in
+// the past wakes the read, which keeps what it buffered, and the deadline
+// is cleared unless the session ended meanwhile.
+func (w *hangupWatch) stop() {
+	w.timer.Stop()
+	w.mu.Lock()
+	w.stopped = true
+	done := w.done
+	w.mu.Unlock()
+	if done == nil {
+		return
+	}
+	_ = w.h.in.conn.SetReadDeadline(time.Now())
+	<-done
+	w.h.mu.Lock()
+	defer w.h.mu.Unlock()
+	if !w.h.ended {
+		_ = w.h.in.conn.SetReadDeadline(noDeadline)
 	}
 }

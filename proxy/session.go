@@ -77,7 +77,8 @@ func (s *session) serve(res *startupResult) error {
 	s.state = newSessionState(res.msg.Parameters)
 	s.state.barrier = s.barrier
 	s.log = s.log.With("user", res.msg.Parameters["user"], "database", res.msg.Parameters["database"])
-	s.clR = bufio.NewReaderSize(s.client, bufSize)
+	in := &clientInput{conn: s.client}
+	s.clR = bufio.NewReaderSize(in, bufSize)
 	s.clW = bufio.NewWriterSize(s.client, bufSize)
 	if res.negotiate != nil {
 		if err := writeMsg(s.clW, res.negotiate); err != nil {
@@ -96,6 +97,7 @@ func (s *session) serve(res *startupResult) error {
 		return s.fail(err)
 	}
 	_ = s.client.SetDeadline(noDeadline)
+	s.hooks.watchClient(in)
 	if err := s.clW.Flush(); err != nil {
 		return err
 	}

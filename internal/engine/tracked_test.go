@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 
 	"spiral/rollup"
 	"spiral/stats"
@@ -178,6 +180,7 @@ func TestRefreshThroughProxy(t *testing.T) {
 // cancel request must stop it there. The refresh waits for the table's
 // refresh lock, held by another connection; a CancelRequest answers it
 // with 57014, and once the lock is free it does not go on: the marks stay.
+// A client that hangs up instead stops it the same way.
 func TestCancelRefresh(t *testing.T) {
 	e := newEnv(t)
 	via, direct := connect(t, e.via), connect(t, e.direct)
@@ -210,11 +213,40 @@ func TestCancelRefresh(t *testing.T) {
 			t.Fatalf("%v: session after the cancel: %v", mode, got)
 		}
 	}
+	// A client that hangs up mid-refresh stops it too: nobody is left to
+	// answer, and it would hold a connection and the table's lock. (pgx
+	// sends a cancel request when its connection breaks, so the hang-up is
+	// done on a hijacked connection, with no cancel request.)
+	waitLockWaiter(t, direct, false)
+	hangUpMidStatement(t, e.via, `SELECT spiral_refresh('ticks')`, func() { waitLockWaiter(t, direct, true) })
+	waitLockWaiter(t, direct, false)
 	exec(t, direct, `SELECT pg_advisory_unlock(21328, 'ticks'::regclass::oid::int)`)
 	time.Sleep(500 * time.Millisecond) // time for a refresh that was not stopped to run
 	if got := query(t, direct, `SELECT count(*) > 0 FROM spiral.marks`); got[0] != "true" {
 		t.Fatalf("marks after the cancelled refreshes: %v; the refresh went on", got)
 	}
+}
+
+// hangUpMidStatement sends sql in the simple protocol on a new connection,
+// calls running, and closes the connection without a word.
+func hangUpMidStatement(t *testing.T, dsn, sql string, running func()) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pc, err := pgconn.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, err := pc.Hijack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc.Frontend.Send(&pgproto3.Query{String: sql})
+	if err := hc.Frontend.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	running()
+	_ = hc.Conn.Close()
 }
 
 // waitLockWaiter polls until a backend of the test's database waits for an

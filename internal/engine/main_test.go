@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"spiral/internal/engine"
 	"spiral/internal/pgtest"
@@ -58,14 +59,18 @@ func newEnv(t *testing.T) *env {
 	return &env{eng: eng, direct: direct, via: u.String()}
 }
 
-// worker runs the background worker until the test ends.
-func (e *env) worker(t *testing.T) {
+// worker runs the background worker until the test ends and returns the
+// registry of its metrics.
+func (e *env) worker(t *testing.T) *prometheus.Registry {
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := engine.DefaultWorkerConfig()
 	cfg.Tick = 50 * time.Millisecond
+	reg := prometheus.NewRegistry()
+	w := e.eng.Worker(cfg, reg)
 	done := make(chan error, 1)
-	go func() { done <- e.eng.Worker(cfg, nil).Run(ctx) }()
+	go func() { done <- w.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
+	return reg
 }
 
 func connect(t *testing.T, dsn string) *pgx.Conn {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 const overflowDDL = `CREATE TABLE ov (
@@ -82,9 +83,12 @@ func TestFailingRangeIsSetAside(t *testing.T) {
 	const others = `SELECT date_trunc('hour', t) h, sym, sum(x), max(x), count(*) FROM ov WHERE sym <> 1 GROUP BY 1, 2 ORDER BY 1, 2`
 	sameRows(t, "query outside the failing range", query(t, c, others), query(t, connect(t, e.direct), others))
 
-	e.worker(t)
+	reg := e.worker(t)
 	exec(t, c, `INSERT INTO ov VALUES ('2024-03-03 07:00:00', 0, 5), ('2024-03-01 07:00:00', 1, 6)`)
 	waitOnlySetAside(t, c)
+	if got, want := gauge(t, reg, "spiral_failed_ranges", "public.ov"), query(t, c, `SELECT count(*) FROM spiral.failed_ranges`)[0]; fmt.Sprint(got) != want || got == 0 {
+		t.Fatalf("spiral_failed_ranges = %v, want %s", got, want)
+	}
 	checkCleanHours(t, c, 20)
 	var retried int
 	if err := c.QueryRow(ctx, `SELECT count(*) FROM spiral.failed_ranges WHERE failures > 1`).Scan(&retried); err != nil || retried != 0 {
@@ -98,6 +102,9 @@ func TestFailingRangeIsSetAside(t *testing.T) {
 	checkCleanHours(t, c, 72)
 	if left := query(t, c, `SELECT count(*) FROM spiral.marks`); left[0] != "0" {
 		t.Fatalf("%s marks left after the fix", left[0])
+	}
+	if got := gauge(t, reg, "spiral_failed_ranges", "public.ov"); got != 0 {
+		t.Fatalf("spiral_failed_ranges = %v after the fix, want 0", got)
 	}
 
 	exec(t, c, poison)
@@ -118,6 +125,24 @@ func TestFailingRangeIsSetAside(t *testing.T) {
 		t.Fatalf("backfill chunk set aside [%s, %s): want at most a day holding %s", start, end, at)
 	}
 	checkCleanHours(t, c, 20)
+}
+
+// gauge gathers reg and returns the value of the gauge name for table.
+func gauge(t *testing.T, reg *prometheus.Registry, name, table string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if mf.GetName() == name && len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == table {
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no %s{table=%q} among the worker's metrics", name, table)
+	return 0
 }
 
 // checkSetAside checks that every mark left is of scope, overlaps the

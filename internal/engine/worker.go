@@ -62,19 +62,23 @@ var (
 	lagDesc     = prometheus.NewDesc("spiral_lag_seconds", "Age of the oldest dirty mark of a tracked table; 0 when clean.", []string{"table"}, nil)
 	dirtyDesc   = prometheus.NewDesc("spiral_dirty_entries", "Dirty marks waiting for refresh.", []string{"table"}, nil)
 	dirtySecond = prometheus.NewDesc("spiral_dirty_seconds", "Total span of the dirty marks, in seconds.", []string{"table"}, nil)
+	failedDesc  = prometheus.NewDesc("spiral_failed_ranges", "Ranges set aside because their refresh fails on their data (spiral.failed_ranges); they stay dirty and read raw.", []string{"table"}, nil)
 )
 
 func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- lagDesc
 	ch <- dirtyDesc
 	ch <- dirtySecond
+	ch <- failedDesc
 }
 
 func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	rows, err := c.pool.Query(ctx, `SELECT base_schema || '.' || base_view, dirty_entries, dirty_seconds,
-		coalesce(extract(epoch FROM lag), 0)::float8 FROM spiral.status`)
+	rows, err := c.pool.Query(ctx, `SELECT s.base_schema || '.' || s.base_view, s.dirty_entries, s.dirty_seconds,
+		coalesce(extract(epoch FROM s.lag), 0)::float8,
+		(SELECT count(*) FROM spiral.failed_ranges f WHERE f.base_schema = s.base_schema AND f.base_view = s.base_view)
+		FROM spiral.status s`)
 	if err != nil {
 		slog.Debug("status collector", "err", err)
 		return
@@ -82,13 +86,14 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	defer rows.Close()
 	for rows.Next() {
 		var table string
-		var entries, seconds int64
+		var entries, seconds, failed int64
 		var lag float64
-		if rows.Scan(&table, &entries, &seconds, &lag) != nil {
+		if rows.Scan(&table, &entries, &seconds, &lag, &failed) != nil {
 			return
 		}
 		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, lag, table)
 		ch <- prometheus.MustNewConstMetric(dirtyDesc, prometheus.GaugeValue, float64(entries), table)
 		ch <- prometheus.MustNewConstMetric(dirtySecond, prometheus.GaugeValue, float64(seconds), table)
+		ch <- prometheus.MustNewConstMetric(failedDesc, prometheus.GaugeValue, float64(failed), table)
 	}
 }

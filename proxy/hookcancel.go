@@ -14,11 +14,14 @@ import (
 // cancelling the upstream backend alone would not stop it), and lets the
 // end of the session stop it too. While a hook call runs, the client loop
 // does not read from the client; a call that runs past hangupAfter has the
-// client watched instead, and a client that hangs up stops it as well.
+// client watched instead (watchIfSlow), and a client that hangs up stops
+// it as well.
 type hookRuns struct {
-	mu     sync.Mutex
-	cancel context.CancelFunc // of the hook call under way; nil when none
-	ended  bool               // the session is over: new calls start cancelled
+	mu      sync.Mutex
+	cancel  context.CancelFunc // of the hook call under way; nil when none
+	started time.Time          // when that call started
+	watch   *hangupWatch       // watching the client during that call; nil when not
+	ended   bool               // the session is over: new calls start cancelled
 
 	in *clientInput // what the client loop reads, idle during a hook call
 }
@@ -42,8 +45,10 @@ func (c *clientInput) Read(p []byte) (int, error) {
 }
 
 // hangupAfter is how long a hook call runs before the client is watched
-// for a hang-up. Parsing and rewriting a statement end well before it, so
-// they cost no goroutine and no deadline changes.
+// for a hang-up. Parsing and rewriting a statement end well before it. The
+// server looks for slow calls every hangupAfter/2 (watchSlowHooks): a
+// timer per call would cost every statement a timer, and the runtime a
+// wake-up of its network poller.
 const hangupAfter = 50 * time.Millisecond
 
 // watchClient lets hook calls watch the client loop's input.
@@ -62,21 +67,29 @@ func (h *hookRuns) start() (context.Context, func()) {
 		cancel()
 		return ctx, func() {}
 	}
-	h.cancel = cancel
-	var w *hangupWatch
-	if h.in != nil {
-		w = &hangupWatch{h: h}
-		w.timer = time.AfterFunc(hangupAfter, w.run)
-	}
+	h.cancel, h.started = cancel, time.Now()
 	return ctx, func() {
+		h.mu.Lock()
+		w := h.watch
+		h.cancel, h.watch = nil, nil
+		h.mu.Unlock()
 		if w != nil {
 			w.stop()
 		}
-		h.mu.Lock()
-		h.cancel = nil
-		h.mu.Unlock()
 		cancel()
 	}
+}
+
+// watchIfSlow starts watching the client when the hook call under way has
+// run for hangupAfter at now.
+func (h *hookRuns) watchIfSlow(now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.in == nil || h.cancel == nil || h.watch != nil || now.Sub(h.started) < hangupAfter {
+		return
+	}
+	h.watch = &hangupWatch{h: h, done: make(chan struct{})}
+	go h.watch.run()
 }
 
 // interrupt cancels the hook call under way, if any.
@@ -102,30 +115,20 @@ func (h *hookRuns) end() {
 	}
 }
 
-// hangupWatch waits, for one hook call, until the client goes away. What
-// it reads meanwhile is held for the client loop (clientInput): pipelined
-// messages, or a Terminate before the hang-up. Past maxHeld bytes it stops
-// watching: the client is there, and sending.
+// maxHeld is how much a watch reads before it stops watching: the client
+// is there, and sending.
 const maxHeld = 64 << 10
 
+// hangupWatch waits, for one hook call, until the client goes away. What
+// it reads meanwhile is held for the client loop (clientInput): pipelined
+// messages, or a Terminate before the hang-up.
 type hangupWatch struct {
-	h     *hookRuns
-	timer *time.Timer
-
-	mu      sync.Mutex
-	stopped bool
-	done    chan struct{} // closed when a watch that started has returned
+	h    *hookRuns
+	done chan struct{} // closed when run has returned
 }
 
-// run is the timer's func: it watches until a hang-up, maxHeld or stop.
+// run watches until a hang-up, maxHeld or stop.
 func (w *hangupWatch) run() {
-	w.mu.Lock()
-	if w.stopped {
-		w.mu.Unlock()
-		return
-	}
-	w.done = make(chan struct{})
-	w.mu.Unlock()
 	defer close(w.done)
 	var b [4096]byte
 	for len(w.h.in.held) < maxHeld {
@@ -144,16 +147,8 @@ func (w *hangupWatch) run() {
 // the past wakes the read, which keeps what it buffered, and the deadline
 // is cleared unless the session ended meanwhile.
 func (w *hangupWatch) stop() {
-	w.timer.Stop()
-	w.mu.Lock()
-	w.stopped = true
-	done := w.done
-	w.mu.Unlock()
-	if done == nil {
-		return
-	}
 	_ = w.h.in.conn.SetReadDeadline(time.Now())
-	<-done
+	<-w.done
 	w.h.mu.Lock()
 	defer w.h.mu.Unlock()
 	if !w.h.ended {

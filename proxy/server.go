@@ -57,6 +57,9 @@ func (srv *Server) Serve(l net.Listener) error {
 		return ErrServerClosed
 	}
 	defer srv.untrackListener(l)
+	stop, watching := make(chan struct{}), make(chan struct{})
+	go func() { defer close(watching); srv.watchSlowHooks(stop) }()
+	defer func() { close(stop); <-watching }()
 	var backoff time.Duration
 	for {
 		conn, err := l.Accept()
@@ -175,6 +178,21 @@ func (srv *Server) untrackListener(l net.Listener) {
 	delete(srv.listeners, l)
 	srv.mu.Unlock()
 	_ = l.Close()
+}
+
+// watchSlowHooks has the client of each hook call that has run past
+// hangupAfter watched for a hang-up, until stop is closed.
+func (srv *Server) watchSlowHooks(stop <-chan struct{}) {
+	tick := time.NewTicker(hangupAfter / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-tick.C:
+			srv.eachSession(func(s *session) { s.hooks.watchIfSlow(now) })
+		}
+	}
 }
 
 func (srv *Server) eachSession(fn func(*session)) {

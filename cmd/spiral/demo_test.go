@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,74 +15,22 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// demoRun is `spiral demo` running as a child process.
-type demoRun struct {
-	cmd    *exec.Cmd
-	mu     sync.Mutex
-	output strings.Builder // stdout and stderr, interleaved
-	dsn    chan string     // the psql line's connection string, once printed
-	exited chan error      // Wait's result
-}
-
-func (d *demoRun) log() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.output.String()
-}
-
 var psqlLine = regexp.MustCompile(`psql "([^"]+)"`)
 
-// startDemo runs `spiral demo` on dir and waits for it to print how to
-// connect.
-func startDemo(t *testing.T, dir string) (*demoRun, string) {
+// startDemo runs `spiral demo` on dir and returns it once it has printed
+// how to connect, with the connection string of its psql line.
+func startDemo(t *testing.T, dir string) (*child, string) {
 	t.Helper()
-	d := &demoRun{dsn: make(chan string, 1), exited: make(chan error, 1)}
-	d.cmd = exec.Command(os.Args[0], "demo", "--data-dir", dir, "--listen", freeAddr(t))
-	d.cmd.Env = append(os.Environ(), "SPIRAL_TEST_AS_MAIN=1")
-	pr, pw := io.Pipe()
-	d.cmd.Stdout, d.cmd.Stderr = pw, pw
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			d.mu.Lock()
-			d.output.WriteString(sc.Text() + "\n")
-			d.mu.Unlock()
-			if m := psqlLine.FindStringSubmatch(sc.Text()); m != nil {
-				d.dsn <- m[1]
-			}
+	dsn := make(chan string, 1)
+	printed := func(line string) bool {
+		m := psqlLine.FindStringSubmatch(line)
+		if m != nil {
+			dsn <- m[1]
 		}
-	}()
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
+		return m != nil
 	}
-	go func() { d.exited <- d.cmd.Wait(); pw.Close() }()
-	t.Cleanup(func() { _ = d.cmd.Process.Kill() })
-	select {
-	case dsn := <-d.dsn:
-		return d, dsn
-	case err := <-d.exited:
-		t.Fatalf("spiral demo exited (%v) before printing a psql line:\n%s", err, d.log())
-		return nil, ""
-	case <-time.After(3 * time.Minute):
-		t.Fatalf("spiral demo printed no psql line in 3 minutes:\n%s", d.log())
-		return nil, ""
-	}
-}
-
-// stop sends SIGINT, as Ctrl-C does, and wants a clean exit.
-func (d *demoRun) stop(t *testing.T) {
-	t.Helper()
-	if err := d.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-d.exited:
-		if err != nil {
-			t.Fatalf("spiral demo after Ctrl-C: %v\n%s", err, d.log())
-		}
-	case <-time.After(time.Minute):
-		t.Fatalf("spiral demo did not stop within a minute of Ctrl-C:\n%s", d.log())
-	}
+	d := startChild(t, nil, printed, 3*time.Minute, "demo", "--data-dir", dir, "--listen", freeAddr(t))
+	return d, <-dsn
 }
 
 // TestDemo runs `spiral demo` as a newcomer would: it starts its own
@@ -121,7 +65,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("the tiers' answer (%d rows) differs from the raw table's (%d rows)", len(via), len(raw))
 	}
 	c.Close(ctx)
-	d.stop(t)
+	d.stop(t, syscall.SIGINT, time.Minute)
 	if _, err := os.Stat(filepath.Join(dir, "postmaster.pid")); !os.IsNotExist(err) {
 		t.Fatalf("PostgreSQL still running after the demo stopped (postmaster.pid: %v)", err)
 	}
@@ -133,7 +77,7 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(again.log(), "demo data already present") {
 		t.Fatalf("a second run did not reuse the data:\n%s", again.log())
 	}
-	again.stop(t)
+	again.stop(t, syscall.SIGINT, time.Minute)
 }
 
 func lastLines(s string, n int) string {

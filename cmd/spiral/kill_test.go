@@ -24,7 +24,7 @@ import (
 func TestSIGKILLMidRefreshLosesNothing(t *testing.T) {
 	db := pgtest.NewDB(t)
 	listen := freeAddr(t)
-	cmd, _ := daemonFor(t, db, "--listen", listen, "--tick", "10ms", "--batch-size", "3")
+	d := daemonFor(t, db, "--listen", listen, "--tick", "10ms", "--batch-size", "3")
 	via := withHost(t, db, listen)
 	conn := pgtest.Connect(t, via)
 	ctx := context.Background()
@@ -36,10 +36,8 @@ func TestSIGKILLMidRefreshLosesNothing(t *testing.T) {
 			FROM generate_series(0, 9) g`, i, i%4))
 	}
 	waitProgress(t, conn)
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
+	d.signal(t, syscall.SIGKILL)
+	<-d.exited
 	eng, err := engine.New(ctx, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +159,7 @@ func TestRefreshAndStatusCommands(t *testing.T) {
 func TestWorkersZero(t *testing.T) {
 	db := pgtest.NewDB(t)
 	listen := freeAddr(t)
-	_, log := daemonFor(t, db, "--listen", listen, "--tick", "10ms", "--workers", "0")
+	d := daemonFor(t, db, "--listen", listen, "--tick", "10ms", "--workers", "0")
 	conn := pgtest.Connect(t, withHost(t, db, listen))
 	mustExec(t, conn, `CREATE TABLE m (at timestamptz NOT NULL,
 		v float8 -- Spiral: sum
@@ -169,10 +167,10 @@ func TestWorkersZero(t *testing.T) {
 	mustExec(t, conn, `INSERT INTO m SELECT now() - g * interval '1 minute', g FROM generate_series(1, 10) g`)
 	time.Sleep(time.Second) // a hundred ticks of a worker that should not exist
 	if got := rowsOf(t, conn, `SELECT count(*) FROM spiral.marks`); got == "0\n" {
-		t.Fatalf("marks refreshed with --workers 0:\n%s", log.String())
+		t.Fatalf("marks refreshed with --workers 0:\n%s", d.log())
 	}
-	if !strings.Contains(log.String(), "worker off") {
-		t.Errorf("no log line saying the worker is off:\n%s", log.String())
+	if !strings.Contains(d.log(), "worker off") {
+		t.Errorf("no log line saying the worker is off:\n%s", d.log())
 	}
 	if code := run([]string{"serve", "--upstream", db, "--listen", freeAddr(t), "--workers", "-1"}); code == 0 {
 		t.Error("--workers -1 accepted")

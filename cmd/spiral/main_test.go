@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"syscall"
@@ -73,39 +71,16 @@ func freeAddr(t *testing.T) string {
 
 // daemon starts `spiral serve` as a child process and waits until it
 // accepts connections.
-func daemon(t *testing.T, args ...string) (*exec.Cmd, *strings.Builder) {
+func daemon(t *testing.T, args ...string) *child {
 	t.Helper()
 	return daemonFor(t, pgtest.AdminDSN(), args...)
 }
 
 // daemonFor starts `spiral serve` against upstream.
-func daemonFor(t *testing.T, upstream string, args ...string) (*exec.Cmd, *strings.Builder) {
+func daemonFor(t *testing.T, upstream string, args ...string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"serve"}, args...)...)
-	cmd.Env = append(os.Environ(), "SPIRAL_TEST_AS_MAIN=1", "SPIRAL_UPSTREAM="+upstream)
-	var log strings.Builder
-	pr, pw := io.Pipe()
-	cmd.Stderr = pw
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), "listening") {
-				close(ready)
-			}
-		}
-	}()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); pw.Close() })
-	select {
-	case <-ready:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("daemon did not start:\n%s", log.String())
-	}
-	return cmd, &log
+	listening := func(line string) bool { return strings.Contains(line, "listening") }
+	return startChild(t, []string{"SPIRAL_UPSTREAM=" + upstream}, listening, 30*time.Second, append([]string{"serve"}, args...)...)
 }
 
 func TestServeMetricsAndHealth(t *testing.T) {
@@ -148,7 +123,7 @@ func httpGet(t *testing.T, url string) string {
 // query finish, and exits 0.
 func TestSIGTERMDrains(t *testing.T) {
 	listen := freeAddr(t)
-	cmd, log := daemon(t, "--listen", listen, "--shutdown-timeout", "20s")
+	d := daemon(t, "--listen", listen, "--shutdown-timeout", "20s")
 	conn, err := pgx.Connect(context.Background(), fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable", listen))
 	if err != nil {
 		t.Fatal(err)
@@ -157,22 +132,11 @@ func TestSIGTERMDrains(t *testing.T) {
 	res := make(chan error, 1)
 	go func() { _, err := conn.Exec(context.Background(), "SELECT pg_sleep(1) /* at-sigterm */"); res <- err }()
 	waitQuery(t, "at-sigterm")
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	d.signal(t, syscall.SIGTERM)
 	if err := <-res; err != nil {
 		t.Fatalf("query running at SIGTERM: %v", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("daemon exit: %v\n%s", err, log.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("daemon did not exit after SIGTERM:\n%s", log.String())
-	}
+	d.waitExit(t, 30*time.Second)
 }
 
 // waitQuery polls pg_stat_activity until a query containing marker runs.

@@ -43,13 +43,13 @@ func startChild(t *testing.T, env []string, ready func(line string) bool, limit 
 	isReady := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
+		for waiting := true; sc.Scan(); {
 			c.mu.Lock()
 			c.output.WriteString(sc.Text() + "\n")
 			c.mu.Unlock()
-			if isReady != nil && ready(sc.Text()) {
+			if waiting && ready(sc.Text()) {
 				close(isReady)
-				isReady = nil
+				waiting = false
 			}
 		}
 	}()

@@ -15,7 +15,8 @@ import (
 // line "-- tz: Zone" sets the session's TimeZone, UTC otherwise),
 // NAME.golden out: the rewritten statement, broken into lines at its
 // segments, or "PASS THROUGH: why". A line "-- approximate_percentiles"
-// turns the session setting on; the golden then lists finished columns.
+// turns the session setting on; the golden then lists finished columns. A
+// line "-- dense: NAME" marks tier NAME Dense (catalog.go).
 const rewriteDir = "../testdata/rewrite"
 
 // testCatalog has two tracked tables: ticks (one scope column, UTC tiers
@@ -65,8 +66,14 @@ func TestRewriteGolden(t *testing.T) {
 		if strings.Contains(sql, "-- approximate_percentiles\n") {
 			set.Percentiles = PercentilesApprox
 		}
-		out, fin, err := QueryFinish(sql, testCatalog(), set)
-		again, _, err2 := QueryFinish(sql, testCatalog(), set)
+		cat := testCatalog()
+		for _, line := range strings.Split(sql, "\n") {
+			if name, ok := strings.CutPrefix(line, "-- dense: "); ok {
+				markDense(t, cat, strings.TrimSpace(name))
+			}
+		}
+		out, fin, err := QueryFinish(sql, cat, set)
+		again, _, err2 := QueryFinish(sql, cat, set)
 		if out != again || (err == nil) != (err2 == nil) {
 			t.Fatalf("rewriting is not deterministic:\n%s\n%s", out, again)
 		}
@@ -98,6 +105,19 @@ func TestRewriteGolden(t *testing.T) {
 		}
 		compareGolden(t, golden, got)
 	})
+}
+
+// markDense marks the tier named name Dense.
+func markDense(t *testing.T, cat *Catalog, name string) {
+	for _, s := range cat.Sources {
+		for i := range s.Tiers {
+			if s.Tiers[i].Name == name {
+				s.Tiers[i].Dense = true
+				return
+			}
+		}
+	}
+	t.Fatalf("-- dense: no tier %q in the test catalog", name)
 }
 
 func errText(err error) string {

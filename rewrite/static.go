@@ -267,22 +267,32 @@ func (r *renderer) constHead() []string {
 // bounds.
 func (r *renderer) constReachCTE() string {
 	var rows []string
-	add := func(k int, lo, hi int64) {
-		if lo < hi {
-			rows = append(rows, fmt.Sprintf("(%d, %s, %s)", k, timestampLiteral(lo), timestampLiteral(hi)))
-		}
-	}
-	c, f := r.cr.c, r.cr.f
 	for k := 1; k <= len(r.c.tiers); k++ {
-		m := r.stop(k)
-		if m == len(r.c.tiers) || c[m] >= f[m] {
-			add(k, c[k-1], f[k-1])
-			continue
+		for _, s := range r.constReach(k) {
+			rows = append(rows, fmt.Sprintf("(%d, %s, %s)", k, timestampLiteral(s[0]), timestampLiteral(s[1])))
 		}
-		add(k, c[k-1], c[m])
-		add(k, f[m], f[k-1])
 	}
 	return "SELECT * FROM (VALUES " + strings.Join(rows, ", ") + ") q WHERE (SELECT spiral_go FROM spiral_b)"
+}
+
+// constReach is level k's reach for a constant range: the non-empty
+// ranges [lo, hi) of reachCTE, in microseconds.
+func (r *renderer) constReach(k int) [][2]int64 {
+	c, f := r.cr.c, r.cr.f
+	var out [][2]int64
+	add := func(lo, hi int64) {
+		if lo < hi {
+			out = append(out, [2]int64{lo, hi})
+		}
+	}
+	m := r.stop(k)
+	if m == len(r.c.tiers) || c[m] >= f[m] {
+		add(c[k-1], f[k-1])
+		return out
+	}
+	add(c[k-1], c[m])
+	add(f[m], f[k-1])
+	return out
 }
 
 // constRangeCTE is spiral_b for a constant range: spiral_go holds when
@@ -325,7 +335,9 @@ func (r *renderer) constEdges(edge func(cond string) string) []string {
 }
 
 // reaches reports whether level k's reach may hold a whole bucket: always,
-// unless the range is constant and it holds none.
+// unless the range is constant and its reach is empty (the buckets of
+// the levels above cover it). A level that reaches nothing has no dirty
+// buckets to list, read or let fall, so its parts are left out.
 func (r *renderer) reaches(k int) bool {
-	return r.cr == nil || r.cr.c[k-1] < r.cr.f[k-1]
+	return r.cr == nil || len(r.constReach(k)) > 0
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 )
 
@@ -27,6 +28,16 @@ type watchdog struct {
 	pipe *os.File // write end; only this process holds it
 }
 
+// live holds every watchdog from its start to its dismissal. An *os.File
+// closes itself when the garbage collector finds it unreachable; without
+// this, a Cluster its caller dropped (a Start whose Stop is left to the
+// process's exit) would lose its pipe at some GC, and the watchdog would
+// stop a server still in use.
+var live = struct {
+	sync.Mutex
+	set map[*watchdog]struct{}
+}{set: map[*watchdog]struct{}{}}
+
 func startWatchdog(remove ...string) (*watchdog, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -41,7 +52,11 @@ func startWatchdog(remove ...string) (*watchdog, error) {
 		w.Close()
 		return nil, fmt.Errorf("watchdog: %w", err)
 	}
-	return &watchdog{cmd: cmd, pipe: w}, nil
+	wd := &watchdog{cmd: cmd, pipe: w}
+	live.Lock()
+	live.set[wd] = struct{}{}
+	live.Unlock()
+	return wd, nil
 }
 
 // watch makes pid the postmaster to stop if we die.
@@ -55,4 +70,7 @@ func (w *watchdog) dismiss() {
 	_ = w.cmd.Process.Kill()
 	_ = w.cmd.Wait()
 	_ = w.pipe.Close()
+	live.Lock()
+	delete(live.set, w)
+	live.Unlock()
 }

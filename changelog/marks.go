@@ -124,6 +124,27 @@ func (Store) SetAside(ctx context.Context, tx pgx.Tx, base uint32, m rollup.Mark
 	return id, wrap("drop failures of removed marks", err)
 }
 
+// Split implements rollup.Marks.
+func (Store) Split(ctx context.Context, tx pgx.Tx, m rollup.Mark, end int64, scopes [][]byte) ([]rollup.Mark, error) {
+	rows, err := tx.Query(ctx, `INSERT INTO spiral.marks (base_oid, t_start, t_end, scope, created_at)
+		SELECT m.base_oid, m.t_start, $2, u.s, m.created_at FROM spiral.marks m, unnest($3::jsonb[]) u(s)
+		WHERE m.id = $1 AND m.t_start < $2
+		RETURNING id, t_start, t_end, scope`, m.ID, end, scopes)
+	var parts []rollup.Mark
+	if err == nil {
+		parts, err = pgx.CollectRows(rows, pgx.RowToStructByPos[rollup.Mark])
+	}
+	if err != nil {
+		return nil, wrap("split a mark by tenant", err)
+	}
+	if end < m.End {
+		_, err = tx.Exec(ctx, `UPDATE spiral.marks SET t_start = $2 WHERE id = $1`, m.ID, end)
+	} else {
+		_, err = tx.Exec(ctx, `DELETE FROM spiral.marks WHERE id = $1`, m.ID)
+	}
+	return parts, wrap("split a mark by tenant", err)
+}
+
 // Vacuum reclaims removed marks, skipping the vacuum when another one (an
 // autovacuum, another daemon's) holds the table. A connection that may not
 // vacuum it gets a warning from PostgreSQL, not an error.

@@ -139,3 +139,58 @@ func TestSetAside(t *testing.T) {
 		t.Fatalf("set aside a removed mark: id %d, want 0", id)
 	}
 }
+
+// split is Store.Split in a transaction of its own.
+func split(t *testing.T, conn *pgx.Conn, m rollup.Mark, end int64, scopes ...string) []rollup.Mark {
+	t.Helper()
+	var parts []rollup.Mark
+	bs := make([][]byte, len(scopes))
+	for i, s := range scopes {
+		bs[i] = []byte(s)
+	}
+	err := pgx.BeginFunc(context.Background(), conn, func(tx pgx.Tx) (err error) {
+		parts, err = changelog.Store{}.Split(context.Background(), tx, m, end, bs)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parts
+}
+
+// TestSplit: splitting part of a mark of every tenant leaves one mark per
+// tenant over that part, of the mark's age, and the mark over the rest;
+// splitting the rest removes it.
+func TestSplit(t *testing.T) {
+	conn := setup(t, ticks(), `CREATE TABLE ticks (t timestamptz NOT NULL, sym int NOT NULL, price float8)`)
+	ctx := context.Background()
+	var base uint32
+	if err := conn.QueryRow(ctx, `SELECT 'ticks'::regclass::oid`).Scan(&base); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, conn, fmt.Sprintf(`INSERT INTO spiral.marks (base_oid, t_start, t_end, scope, created_at) VALUES (%d, 0, 7200, NULL, '2024-01-01')`, base))
+	all := pending(t, conn, base, rollup.Want{Limit: 10})
+	if len(all) != 1 {
+		t.Fatalf("pending: %v, want the one mark", all)
+	}
+	m := all[0]
+	parts := split(t, conn, m, 3600, `{"sym": 1}`, `{"sym": 2}`)
+	got := fmt.Sprint(pending(t, conn, base, rollup.Want{Limit: 10}))
+	want := fmt.Sprint([]rollup.Mark{{ID: m.ID, Start: 3600, End: 7200}, parts[0], parts[1]})
+	if len(parts) != 2 || got != want {
+		t.Fatalf("after the split: %s, want %s (parts %v)", got, want, parts)
+	}
+	for i, p := range parts {
+		if p.Start != 0 || p.End != 3600 || string(p.Scope) != fmt.Sprintf(`{"sym": %d}`, i+1) {
+			t.Fatalf("part %d: %+v", i, p)
+		}
+	}
+	var sameAge bool
+	if err := conn.QueryRow(ctx, `SELECT bool_and(created_at = '2024-01-01 00:00:00+00') FROM spiral.marks`).Scan(&sameAge); err != nil || !sameAge {
+		t.Fatalf("the parts are not of the mark's age (%v)", err)
+	}
+	split(t, conn, rollup.Mark{ID: m.ID, Start: 3600, End: 7200}, 7200, `{"sym": 1}`)
+	if n := len(pending(t, conn, base, rollup.Want{Limit: 10})); n != 3 {
+		t.Fatalf("%d marks after splitting the rest, want 3 (the mark removed)", n)
+	}
+}

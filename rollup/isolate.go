@@ -22,7 +22,8 @@ import (
 // They stay dirty, so a query reads their ranges from the raw table and
 // gets the raw table's own answer or error. Marks are sorted by tenant and
 // time before the split, so the marks of one bad range (a tenant's day,
-// say) stay together and are found in few steps.
+// say) stay together and are found in few steps. A mark of every tenant
+// (a backfill's) that fails alone is split by tenant first (split.go).
 
 // Failure is a mark a refresh set aside.
 type Failure struct {
@@ -73,6 +74,13 @@ func (r *Refresher) isolate(ctx context.Context, conn *pgx.Conn, t Tracked, mark
 	case 0:
 		return outcome{}, cause
 	case 1:
+		parts, err := r.splitByTenant(ctx, conn, t, marks[0])
+		if err != nil {
+			return outcome{}, err
+		}
+		if len(parts) > 1 {
+			return r.isolate(ctx, conn, t, parts, cause)
+		}
 		return r.setAside(ctx, conn, t, marks[0], cause)
 	}
 	marks = slices.Clone(marks)

@@ -71,6 +71,10 @@ type Marks interface {
 	// rest, so the dirty set does not change. It returns the ID set aside,
 	// 0 when m is gone.
 	SetAside(ctx context.Context, tx pgx.Tx, base uint32, m Mark, end int64, cause *pgconn.PgError) (int64, error)
+	// Split replaces [m.Start, end) of mark m, one of every tenant, by one
+	// mark per scope, of the same age, and returns them; m keeps the rest
+	// when end < m.End and is removed otherwise. None when m is gone.
+	Split(ctx context.Context, tx pgx.Tx, m Mark, end int64, scopes [][]byte) ([]Mark, error)
 	// Vacuum reclaims removed marks. It runs outside any transaction.
 	Vacuum(ctx context.Context, conn *pgx.Conn) error
 }

@@ -12,17 +12,22 @@ import (
 	"spiral/rollup"
 )
 
+// inTx runs f in a transaction of its own.
+func inTx(t *testing.T, conn *pgx.Conn, f func(tx pgx.Tx) error) {
+	t.Helper()
+	if err := pgx.BeginFunc(context.Background(), conn, f); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // pending is Store.Pending in a transaction of its own.
 func pending(t *testing.T, conn *pgx.Conn, base uint32, w rollup.Want) []rollup.Mark {
 	t.Helper()
 	var got []rollup.Mark
-	err := pgx.BeginFunc(context.Background(), conn, func(tx pgx.Tx) (err error) {
+	inTx(t, conn, func(tx pgx.Tx) (err error) {
 		got, err = changelog.Store{}.Pending(context.Background(), tx, base, w)
 		return err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return got
 }
 
@@ -30,13 +35,10 @@ func setAside(t *testing.T, conn *pgx.Conn, base uint32, m rollup.Mark, end int6
 	t.Helper()
 	var id int64
 	cause := &pgconn.PgError{Code: "22003", Message: "value out of range: overflow"}
-	err := pgx.BeginFunc(context.Background(), conn, func(tx pgx.Tx) (err error) {
+	inTx(t, conn, func(tx pgx.Tx) (err error) {
 		id, err = changelog.Store{}.SetAside(context.Background(), tx, base, m, end, cause)
 		return err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return id
 }
 
@@ -148,13 +150,10 @@ func split(t *testing.T, conn *pgx.Conn, m rollup.Mark, end int64, scopes ...str
 	for i, s := range scopes {
 		bs[i] = []byte(s)
 	}
-	err := pgx.BeginFunc(context.Background(), conn, func(tx pgx.Tx) (err error) {
+	inTx(t, conn, func(tx pgx.Tx) (err error) {
 		parts, err = changelog.Store{}.Split(context.Background(), tx, m, end, bs)
 		return err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return parts
 }
 

@@ -108,13 +108,21 @@ func (r *Refresher) isolate(ctx context.Context, conn *pgx.Conn, t Tracked, mark
 	return o, nil
 }
 
+// batchEnd is where a batch stops recomputing mark m (clipEnd).
+func (r *Refresher) batchEnd(t Tracked, m Mark) (int64, error) {
+	loc, err := t.Table.Location()
+	if err != nil {
+		return 0, err
+	}
+	return clipEnd(m, t.Table.Frames[0], loc, r.MaxSpan), nil
+}
+
 // setAside sets aside the part of m a batch recomputes.
 func (r *Refresher) setAside(ctx context.Context, conn *pgx.Conn, t Tracked, m Mark, cause *pgconn.PgError) (outcome, error) {
-	loc, err := t.Table.Location()
+	end, err := r.batchEnd(t, m)
 	if err != nil {
 		return outcome{}, err
 	}
-	end := clipEnd(m, t.Table.Frames[0], loc, r.MaxSpan)
 	var id int64
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		id, err = r.Marks.SetAside(ctx, tx, t.OID, m, end, cause)

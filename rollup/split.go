@@ -29,11 +29,10 @@ func (r *Refresher) splitByTenant(ctx context.Context, conn *pgx.Conn, t Tracked
 	if m.Scope != nil || len(t.Table.ScopeColumns) == 0 {
 		return nil, nil
 	}
-	loc, err := t.Table.Location()
+	end, err := r.batchEnd(t, m)
 	if err != nil {
 		return nil, err
 	}
-	end := clipEnd(m, t.Table.Frames[0], loc, r.MaxSpan)
 	var parts []Mark
 	err = pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
 		var scopes [][]byte
